@@ -1,0 +1,1 @@
+"""The chain: genesis, block headers and seals, execution on py-evm."""

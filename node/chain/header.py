@@ -1,0 +1,68 @@
+"""Kura's block header: a Prague header whose hash skips the commit seals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+import rlp
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.shanghai.withdrawals import Withdrawal
+from eth_hash.auto import keccak
+from eth_typing import Hash32
+from rlp.sedes import CountableList
+
+from node.chain.seal import ExtraData, SealFormatError
+
+
+class KuraHeader(PragueBlockHeader):
+    """A Prague header sealed by :mod:`node.chain.seal`.
+
+    ``hash`` is Keccak-256 of the header RLP with the commit seals removed
+    from ``extraData``. A header whose ``extraData`` is not a seal hashes as
+    a plain Ethereum header.
+    """
+
+    @property
+    def hash(self) -> Hash32:
+        if self._hash is None:
+            self._hash = keccak(rlp.encode(self._with_extra(_strip_commit_seals)))
+        return cast(Hash32, self._hash)
+
+    @property
+    def proposal_hash(self) -> Hash32:
+        """Hash the proposer signs: the header without either kind of seal."""
+        return cast(Hash32, keccak(rlp.encode(self._with_extra(_strip_all_seals))))
+
+    @property
+    def seal(self) -> ExtraData:
+        return ExtraData.decode(self.extra_data)
+
+    def _with_extra(self, transform: Callable[[bytes], bytes]) -> PragueBlockHeader:
+        # Hash the plain Prague form, so the override is not re-entered.
+        fields = self.as_dict()
+        fields["extra_data"] = transform(self.extra_data)
+        return PragueBlockHeader(**fields)
+
+
+def _strip_commit_seals(extra: bytes) -> bytes:
+    try:
+        return ExtraData.decode(extra).without_commit_seals().encode()
+    except SealFormatError:
+        return extra
+
+
+def _strip_all_seals(extra: bytes) -> bytes:
+    try:
+        return ExtraData.decode(extra).without_seals().encode()
+    except SealFormatError:
+        return extra
+
+
+class KuraBlock(PragueBlock):
+    fields = [
+        ("header", KuraHeader),
+        ("transactions", CountableList(PragueBlock.transaction_builder)),
+        ("uncles", CountableList(None, max_length=0)),
+        ("withdrawals", CountableList(Withdrawal)),
+    ]

@@ -1,0 +1,43 @@
+"""The narrow interfaces between a consensus engine and the rest of the node."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from eth.abc import SignedTransactionAPI
+
+from node.chain.execution import ExecutedBlock
+from node.chain.header import KuraHeader
+from node.chain.seal import ExtraData
+
+
+class BlockSource(Protocol):
+    """What an engine needs from the chain."""
+
+    @property
+    def head(self) -> KuraHeader:
+        """The latest committed (final) header."""
+
+    def make_template(
+        self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData
+    ) -> KuraHeader:
+        """A child header of ``parent`` before execution."""
+
+    def build(self, template: KuraHeader, transactions: Sequence[SignedTransactionAPI]) -> ExecutedBlock:
+        """Execute ``transactions`` on ``template``, skipping invalid ones; store nothing."""
+
+    def commit(self, executed: ExecutedBlock) -> None:
+        """Store a sealed block as the new head; raise if its parent is not the head."""
+
+
+class TransactionSource(Protocol):
+    """What an engine needs from the transaction pool."""
+
+    def pending(self, base_fee: int) -> list[SignedTransactionAPI]:
+        """Executable transactions in the order to include them."""
+
+    def on_block(
+        self, included: list[SignedTransactionAPI], rejected: list[tuple[SignedTransactionAPI, str]]
+    ) -> None:
+        """Forget included transactions and drop rejected ones."""

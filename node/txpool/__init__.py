@@ -1,0 +1,5 @@
+"""The transaction pool."""
+
+from node.txpool.pool import PoolLimits, TxPool
+
+__all__ = ["PoolLimits", "TxPool"]
