@@ -1,0 +1,1 @@
+"""The ``kura`` command."""

@@ -1,0 +1,254 @@
+"""Entry point of the ``kura`` command."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from node.cli.i18n import _
+from node.errors import KuraError
+
+#: The dev genesis shipped beside the package (editable installs).
+DEV_GENESIS = Path(__file__).resolve().parents[2] / "genesis" / "dev.json"
+DEFAULT_RPC_PORT = 8545
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+
+
+def _check_backends() -> None:
+    """Warn when keccak or secp256k1 would run on a slow pure-Python backend."""
+    log = logging.getLogger("kura")
+    try:
+        import sha3  # noqa: F401
+    except ImportError:
+        log.warning(_("slow keccak backend in use; install safe-pysha3 and set ETH_HASH_BACKEND=pysha3"))
+    try:
+        import coincurve  # noqa: F401
+    except ImportError:
+        log.warning(_("coincurve is missing; signature recovery will be slow"))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from node.chain.chain import initialize_store
+    from node.chain.genesis import load_genesis
+    from node.store.backend import LevelDBBackend
+
+    genesis = load_genesis(args.genesis)
+    os.makedirs(args.data_dir, exist_ok=True)
+    backend = LevelDBBackend(os.path.join(args.data_dir, "chaindata"), create=True)
+    try:
+        header = initialize_store(backend, genesis)
+    finally:
+        backend.close()
+    print(_("Initialised {data_dir} with genesis 0x{hash} (chain id {chain_id}).").format(
+        data_dir=args.data_dir, hash=header.hash.hex(), chain_id=genesis.config.chain_id
+    ))
+    return 0
+
+
+def _read_password(path: str | None, prompt: str) -> str:
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\n")
+        except OSError as error:
+            raise KuraError(_("cannot read the password file {path}: {error}").format(path=path, error=error)) from None
+    return getpass.getpass(prompt)
+
+
+def _load_validator_key(keystore: str, password_file: str | None) -> bytes:
+    from eth_keyfile import decode_keyfile_json
+
+    try:
+        document = json.loads(Path(keystore).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise KuraError(_("cannot read the keystore {path}: {error}").format(path=keystore, error=error)) from None
+    password = _read_password(password_file, _("Password for {path}: ").format(path=keystore))
+    try:
+        return bytes(decode_keyfile_json(document, password.encode()))
+    except ValueError:
+        raise KuraError(_("wrong password for the keystore {path}").format(path=keystore)) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from node.service import Node, NodeOptions
+
+    key = None
+    if args.validator_keystore:
+        key = _load_validator_key(args.validator_keystore, args.password_file)
+    options = NodeOptions(data_dir=args.data_dir, rpc_host=args.rpc_host, rpc_port=args.rpc_port, validator_key=key)
+    Node(options).serve()
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from eth_account import Account
+
+    from node.chain.chain import initialize_store
+    from node.chain.genesis import load_genesis
+    from node.cli.devaccounts import DEV_VALIDATOR_INDEX, dev_keys
+    from node.service import Node, NodeOptions
+    from node.store.backend import LevelDBBackend
+
+    temporary = args.data_dir is None
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="kura-dev-")
+    genesis = load_genesis(args.genesis or DEV_GENESIS)
+    os.makedirs(data_dir, exist_ok=True)
+    backend = LevelDBBackend(os.path.join(data_dir, "chaindata"), create=True)
+    try:
+        initialize_store(backend, genesis)
+    finally:
+        backend.close()
+
+    keys = dev_keys()
+    print(_("Kura development node"))
+    print(_("RPC URL:     http://{host}:{port}").format(host=args.rpc_host, port=args.rpc_port))
+    print(_("Chain ID:    {chain_id}").format(chain_id=genesis.config.chain_id))
+    print(_("Data dir:    {data_dir}{note}").format(
+        data_dir=data_dir, note=_(" (temporary, deleted on exit)") if temporary else ""
+    ))
+    print()
+    print(_("WARNING: these accounts and private keys are publicly known. Any funds sent to them on another network will be lost."))
+    print()
+    for index, key in enumerate(keys):
+        account = Account.from_key(key)
+        allocated = genesis.alloc.get(bytes.fromhex(account.address[2:]))
+        ether = allocated.balance // 10**18 if allocated else 0
+        role = _(" (validator)") if index == DEV_VALIDATOR_INDEX else ""
+        print(_("Account #{index}: {address} ({ether} ETH){role}").format(index=index, address=account.address, ether=ether, role=role))
+        print(_("Private Key: 0x{key}").format(key=key.hex()))
+    print(flush=True)
+
+    options = NodeOptions(
+        data_dir=data_dir,
+        rpc_host=args.rpc_host,
+        rpc_port=args.rpc_port,
+        validator_key=keys[DEV_VALIDATOR_INDEX],
+        accounts=[bytes.fromhex(Account.from_key(key).address[2:]) for key in keys],
+    )
+    try:
+        Node(options).serve()
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def cmd_account_new(args: argparse.Namespace) -> int:
+    from eth_account import Account
+    from eth_keyfile import create_keyfile_json
+
+    password = _read_password(args.password_file, _("Password for the new account: "))
+    if not args.password_file:
+        if password != getpass.getpass(_("Repeat the password: ")):
+            raise KuraError(_("the passwords do not match; nothing was written"))
+    account = Account.create()
+    document = create_keyfile_json(bytes(account.key), password.encode(), kdf="scrypt")
+    os.makedirs(args.keystore, exist_ok=True)
+    path = Path(args.keystore) / f"UTC--{account.address[2:].lower()}.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document), encoding="utf-8")
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+    print(_("New account {address}, keystore {path}").format(address=account.address, path=path))
+    return 0
+
+
+def cmd_account_list(args: argparse.Namespace) -> int:
+    from eth_utils import to_checksum_address
+
+    directory = Path(args.keystore)
+    if not directory.is_dir():
+        raise KuraError(_("keystore directory {path} not found; create an account with 'kura account new'").format(path=directory))
+    found = 0
+    for path in sorted(directory.glob("*.json")):
+        try:
+            address = json.loads(path.read_text(encoding="utf-8"))["address"]
+        except (OSError, ValueError, KeyError):
+            print(_("skipped {path}: not a keystore file").format(path=path), file=sys.stderr)
+            continue
+        print(f"{to_checksum_address('0x' + address.removeprefix('0x'))}  {path}")
+        found += 1
+    if not found:
+        print(_("no accounts in {path}").format(path=directory))
+    return 0
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("port {value!r} is not a number").format(value=value)) from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(_("port {value} is outside 1-65535").format(value=value))
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kura", description=_("Kura permissioned EVM ledger node"))
+    parser.add_argument("--log-level", default="info", help=_("logging level: debug, info, warning or error"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar=_("COMMAND"))
+
+    init = commands.add_parser("init", help=_("create a data directory from a genesis file"))
+    init.add_argument("--genesis", required=True, help=_("genesis JSON file"))
+    init.add_argument("--data-dir", required=True, help=_("data directory to create"))
+    init.set_defaults(handler=cmd_init)
+
+    def add_rpc_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--rpc-host", default="127.0.0.1", help=_("address the JSON-RPC server listens on (default 127.0.0.1)"))
+        sub.add_argument("--rpc-port", type=_port, default=DEFAULT_RPC_PORT, help=_("JSON-RPC port (default 8545)"))
+
+    run = commands.add_parser("run", help=_("run a node on an initialised data directory"))
+    run.add_argument("--data-dir", required=True, help=_("data directory made by 'kura init'"))
+    run.add_argument("--validator-keystore", help=_("keystore file of this node's validator key; omit to run without sealing"))
+    run.add_argument("--password-file", help=_("file holding the keystore password; prompted for when omitted"))
+    add_rpc_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    dev = commands.add_parser("dev", help=_("run a single-validator development node with funded public accounts"))
+    dev.add_argument("--data-dir", help=_("data directory to use and keep; a temporary one when omitted"))
+    dev.add_argument("--genesis", help=_("genesis file instead of the built-in development genesis"))
+    add_rpc_options(dev)
+    dev.set_defaults(handler=cmd_dev)
+
+    account = commands.add_parser("account", help=_("manage encrypted keystore accounts"))
+    account_commands = account.add_subparsers(dest="account_command", required=True, metavar=_("ACTION"))
+    new = account_commands.add_parser("new", help=_("create an account and its encrypted keystore file"))
+    new.add_argument("--keystore", required=True, help=_("keystore directory"))
+    new.add_argument("--password-file", help=_("file holding the password; prompted for when omitted"))
+    new.set_defaults(handler=cmd_account_new)
+    listing = account_commands.add_parser("list", help=_("list the accounts in a keystore directory"))
+    listing.add_argument("--keystore", required=True, help=_("keystore directory"))
+    listing.set_defaults(handler=cmd_account_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level)
+    _check_backends()
+    try:
+        return int(args.handler(args))
+    except KuraError as error:
+        print(_("error: {message}").format(message=error.message), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

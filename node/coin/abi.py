@@ -1,0 +1,193 @@
+"""ABI coding for the coin contracts: call data, return values, event logs and revert data.
+
+Works offline from the artefact ABIs with eth-abi, so the same code serves the in-process test
+chain, the node's own RPC layer and command-line tools.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_utils import (
+    abi_to_signature,
+    event_abi_to_log_topic,
+    function_abi_to_4byte_selector,
+    get_abi_input_names,
+    get_abi_input_types,
+    get_abi_output_types,
+    keccak,
+)
+
+from node.coin.artifacts import GOLD_COIN, MINT_AUTHORITY, TEST_CONTRACT_AUTHORITY, load_artifact
+from node.coin.errors import AbiLookupError
+
+#: Selector of Solidity's ``Error(string)``, raised by ``require(cond, "message")``.
+ERROR_STRING_SELECTOR = keccak(text="Error(string)")[:4]
+#: Selector of Solidity's ``Panic(uint256)``, raised on assertion failure, overflow and the like.
+PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
+
+
+@dataclass(frozen=True)
+class DecodedError:
+    """Revert data decoded against known ABIs.
+
+    ``name`` is the custom error's name, ``Error`` or ``Panic`` for Solidity's built-in errors,
+    or ``UnknownError`` when no ABI matches, in which case ``args`` holds the raw revert data.
+    """
+
+    name: str
+    args: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(repr(arg) for arg in self.args)})"
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    """Event log decoded against a contract ABI; ``args`` maps parameter names to values."""
+
+    name: str
+    address: bytes
+    args: dict[str, Any]
+
+
+class ContractInterface:
+    """Encoder and decoder for one contract's ABI.
+
+    Functions are looked up by name, because the coin contracts overload none.
+    """
+
+    def __init__(self, abi: Sequence[dict[str, Any]]) -> None:
+        self.abi = tuple(abi)
+        self._functions = {item["name"]: item for item in self.abi if item["type"] == "function"}
+        self._events_by_topic = {
+            event_abi_to_log_topic(item): item
+            for item in self.abi
+            if item["type"] == "event" and not item.get("anonymous", False)
+        }
+        self._errors_by_selector = {
+            function_abi_to_4byte_selector(item): item for item in self.abi if item["type"] == "error"
+        }
+        self._constructor = next((item for item in self.abi if item["type"] == "constructor"), None)
+
+    @classmethod
+    def from_artifact(cls, name: str) -> ContractInterface:
+        return cls(load_artifact(name).abi)
+
+    def function_abi(self, function: str) -> dict[str, Any]:
+        try:
+            return self._functions[function]
+        except KeyError:
+            raise AbiLookupError(f"function {function!r} is not in the contract ABI") from None
+
+    def encode_call(self, function: str, *args: Any) -> bytes:
+        """Encode call data: the 4-byte selector followed by the ABI-encoded arguments.
+
+        Struct arguments are passed as tuples in field order.
+        """
+        item = self.function_abi(function)
+        return function_abi_to_4byte_selector(item) + abi_encode(get_abi_input_types(item), args)
+
+    def encode_constructor_args(self, *args: Any) -> bytes:
+        """Encode constructor arguments, to be appended to the creation code."""
+        if self._constructor is None:
+            if args:
+                raise AbiLookupError("the contract has no constructor, so it takes no arguments")
+            return b""
+        return abi_encode(get_abi_input_types(self._constructor), args)
+
+    def decode_output(self, function: str, data: bytes) -> Any:
+        """Decode a call's return data; a single return value comes back unwrapped."""
+        values = abi_decode(get_abi_output_types(self.function_abi(function)), data)
+        return values[0] if len(values) == 1 else values
+
+    def decode_log(self, address: bytes, topics: Sequence[bytes], data: bytes) -> DecodedEvent | None:
+        """Decode a log emitted by this contract; return None for an event not in the ABI."""
+        if not topics:
+            return None
+        item = self._events_by_topic.get(bytes(topics[0]))
+        if item is None:
+            return None
+
+        indexed = [param for param in item["inputs"] if param["indexed"]]
+        plain = [param for param in item["inputs"] if not param["indexed"]]
+        args: dict[str, Any] = {}
+        # Indexed parameters of dynamic type are stored as their keccak hash, so they stay raw.
+        for param, topic in zip(indexed, topics[1:], strict=True):
+            if _is_dynamic(param["type"]):
+                args[param["name"]] = bytes(topic)
+            else:
+                args[param["name"]] = abi_decode([_abi_type(param)], bytes(topic))[0]
+        plain_values = abi_decode([_abi_type(param) for param in plain], data)
+        args.update(zip((param["name"] for param in plain), plain_values, strict=True))
+        return DecodedEvent(name=item["name"], address=bytes(address), args=args)
+
+    def decode_error(self, data: bytes) -> DecodedError | None:
+        """Decode revert data as one of this contract's custom errors; None if none matches."""
+        item = self._errors_by_selector.get(bytes(data[:4]))
+        if item is None:
+            return None
+        try:
+            values = abi_decode(get_abi_input_types(item), bytes(data[4:]))
+        except DecodingError:
+            return None
+        return DecodedError(name=item["name"], args=tuple(values))
+
+    def error_signatures(self) -> list[str]:
+        """Return the custom error signatures, e.g. ``ReserveExceeded(uint256,uint256)``."""
+        return sorted(abi_to_signature(item) for item in self._errors_by_selector.values())
+
+    def argument_names(self, function: str) -> list[str]:
+        return list(get_abi_input_names(self.function_abi(function)))
+
+
+def _is_dynamic(abi_type: str) -> bool:
+    return abi_type in ("string", "bytes") or abi_type.endswith("[]") or abi_type == "tuple"
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    """Return the canonical type string of one ABI parameter, expanding tuples."""
+    return get_abi_input_types({"type": "function", "name": "_", "inputs": [param]})[0]
+
+
+def decode_revert(data: bytes, interfaces: Iterable[ContractInterface]) -> DecodedError:
+    """Decode revert data: Solidity's ``Error(string)`` and ``Panic(uint256)``, else a custom error
+    of the first interface that knows its selector, else ``UnknownError`` with the raw data."""
+    data = bytes(data)
+    if data[:4] == ERROR_STRING_SELECTOR:
+        return DecodedError(name="Error", args=tuple(abi_decode(["string"], data[4:])))
+    if data[:4] == PANIC_SELECTOR:
+        return DecodedError(name="Panic", args=tuple(abi_decode(["uint256"], data[4:])))
+    for interface in interfaces:
+        decoded = interface.decode_error(data)
+        if decoded is not None:
+            return decoded
+    return DecodedError(name="UnknownError", args=(data,))
+
+
+@functools.cache
+def gold_coin_interface() -> ContractInterface:
+    return ContractInterface.from_artifact(GOLD_COIN)
+
+
+@functools.cache
+def mint_authority_interface() -> ContractInterface:
+    return ContractInterface.from_artifact(MINT_AUTHORITY)
+
+
+@functools.cache
+def test_contract_authority_interface() -> ContractInterface:
+    """Interface of the test-only ERC-1271 wallet in ``contracts/test``."""
+    return ContractInterface.from_artifact(TEST_CONTRACT_AUTHORITY)
+
+
+def decode_coin_revert(data: bytes) -> DecodedError:
+    """Decode revert data from any coin contract. GoldCoin's errors pass unchanged through
+    MintAuthority, so a mint rejected by the token decodes to the token's error."""
+    return decode_revert(data, (mint_authority_interface(), gold_coin_interface()))

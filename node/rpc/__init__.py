@@ -1,0 +1,1 @@
+"""Ethereum JSON-RPC over HTTP: one module per namespace, one dispatcher."""

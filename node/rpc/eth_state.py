@@ -1,0 +1,210 @@
+"""``eth_`` methods that read or simulate on account state."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from eth.vm.spoof import SpoofTransaction
+from eth.abc import ComputationAPI
+from eth.exceptions import OutOfGas
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth_utils import ValidationError
+
+from node.chain.execution import MIN_TRANSACTION_GAS
+from node.chain.header import KuraHeader
+from node.errors import ExecutionReverted, InvalidParams, RpcError
+from node.rpc import params as p
+from node.rpc.formatting import hex_address, hex_bytes, hex_int
+from node.rpc.registry import RpcContext, method
+from node.rpc.resolve import header_for_state
+
+logger = logging.getLogger(__name__)
+
+#: Error(string) selector, the encoding of ``require(cond, "reason")``.
+ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
+
+
+@method("eth_accounts")
+def accounts(ctx: RpcContext, params: list[Any]) -> list[str | None]:
+    p.expect(params, 0, 0)
+    return [hex_address(account) for account in ctx.accounts]
+
+
+@method("eth_getBalance")
+def get_balance(ctx: RpcContext, params: list[Any]) -> str:
+    address, block = p.expect(params, 1, 2)
+    header = header_for_state(ctx, p.block_ref(block))
+    return hex_int(ctx.chain.state_at(header).get_balance(p.address(address)))
+
+
+@method("eth_getTransactionCount")
+def get_transaction_count(ctx: RpcContext, params: list[Any]) -> str:
+    address_raw, block = p.expect(params, 1, 2)
+    address = p.address(address_raw)
+    ref = p.block_ref(block)
+    header = header_for_state(ctx, ref)
+    nonce = ctx.chain.state_at(header).get_nonce(address)
+    if ref.tag == "pending":
+        nonce = ctx.pool.pending_nonce(address, nonce)
+    return hex_int(nonce)
+
+
+@method("eth_getCode")
+def get_code(ctx: RpcContext, params: list[Any]) -> str:
+    address, block = p.expect(params, 1, 2)
+    header = header_for_state(ctx, p.block_ref(block))
+    return hex_bytes(ctx.chain.state_at(header).get_code(p.address(address)))
+
+
+@method("eth_getStorageAt")
+def get_storage_at(ctx: RpcContext, params: list[Any]) -> str:
+    address, slot, block = p.expect(params, 2, 3)
+    header = header_for_state(ctx, p.block_ref(block))
+    slot_bytes = p.data(slot, "slot") if isinstance(slot, str) else b""
+    if not slot_bytes or len(slot_bytes) > 32:
+        raise InvalidParams("invalid argument 1: storage slot must be 1 to 32 bytes of hex")
+    value = ctx.chain.state_at(header).get_storage(p.address(address), int.from_bytes(slot_bytes, "big"))
+    return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _call_fields(call: Any) -> dict[str, Any]:
+    if not isinstance(call, dict):
+        raise InvalidParams("invalid argument 0: transaction call object expected")
+    fields: dict[str, Any] = {}
+    fields["from"] = p.address(call["from"], "from") if call.get("from") else bytes(20)
+    fields["to"] = p.address(call["to"], "to") if call.get("to") else b""
+    input_data = call.get("input", call.get("data"))
+    if call.get("input") and call.get("data") and call["input"] != call["data"]:
+        raise InvalidParams('both "data" and "input" are set and not equal. Please use "input" to pass transaction call data')
+    fields["data"] = p.data(input_data, "input") if input_data else b""
+    fields["value"] = p.quantity(call["value"], "value") if call.get("value") else 0
+    fields["gas"] = p.quantity(call["gas"], "gas") if call.get("gas") else None
+    fields["gas_price"] = p.quantity(call["gasPrice"], "gasPrice") if call.get("gasPrice") else None
+    fields["max_fee"] = p.quantity(call["maxFeePerGas"], "maxFeePerGas") if call.get("maxFeePerGas") else None
+    fields["max_tip"] = (
+        p.quantity(call["maxPriorityFeePerGas"], "maxPriorityFeePerGas") if call.get("maxPriorityFeePerGas") else None
+    )
+    return fields
+
+
+def simulate(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int) -> ComputationAPI:
+    """Run a call on top of ``header``'s state with ``gas``; nothing is stored.
+
+    With no fee given the call runs with a zero base fee, as geth does, so
+    an account without ether can still call view functions.
+    """
+    chain = ctx.chain
+    max_fee = fields["max_fee"] if fields["max_fee"] is not None else fields["gas_price"]
+    if max_fee is None:
+        header = header.copy(base_fee_per_gas=0)
+        max_fee = 0
+    max_tip = fields["max_tip"] if fields["max_tip"] is not None else min(max_fee, max_fee - header.base_fee_per_gas)
+    state_nonce = chain.state_at(header).get_nonce(fields["from"])
+    unsigned = PragueTransactionBuilder.new_unsigned_dynamic_fee_transaction(
+        chain_id=chain.chain_id,
+        nonce=state_nonce,
+        max_priority_fee_per_gas=max(max_tip, 0),
+        max_fee_per_gas=max_fee,
+        gas=gas,
+        to=fields["to"],
+        value=fields["value"],
+        data=fields["data"],
+        access_list=[],
+    )
+    spoofed = SpoofTransaction(unsigned, from_=fields["from"])
+    try:
+        return chain.run_call(header, spoofed)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise RpcError(-32000, _geth_validation_message(str(error))) from None
+
+
+def _geth_validation_message(message: str) -> str:
+    lowered = message.lower()
+    if "balance" in lowered or "insufficient" in lowered:
+        return "insufficient funds for gas * price + value"
+    if "intrinsic" in lowered:
+        return "intrinsic gas too low"
+    return message
+
+
+def revert_error(output: bytes) -> ExecutionReverted:
+    """geth's reverted-call error: the decoded reason in the message, raw data in ``data``."""
+    message = "execution reverted"
+    if output[:4] == ERROR_STRING_SELECTOR and len(output) >= 68:
+        try:
+            length = int.from_bytes(output[36:68], "big")
+            reason = output[68 : 68 + length].decode("utf-8")
+            message = f"execution reverted: {reason}"
+        except (UnicodeDecodeError, ValueError):
+            pass
+    return ExecutionReverted(message, data=hex_bytes(output))
+
+
+def _gas_for(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader) -> int:
+    cap = min(ctx.limits.call_gas_cap, header.gas_limit)
+    gas = fields["gas"]
+    if gas is None:
+        return cap
+    return min(gas, ctx.limits.call_gas_cap)
+
+
+@method("eth_call", blocking=True)
+def call(ctx: RpcContext, params: list[Any]) -> str:
+    call_object, block, overrides = p.expect(params, 1, 3)
+    if overrides is not None:
+        raise InvalidParams("state overrides are not supported by this node")
+    fields = _call_fields(call_object)
+    header = header_for_state(ctx, p.block_ref(block))
+    computation = simulate(ctx, fields, header, _gas_for(ctx, fields, header))
+    if computation.is_error:
+        if computation.error.__class__.__name__ == "Revert":
+            raise revert_error(computation.output)
+        raise RpcError(-32000, _vm_error_message(computation))
+    return hex_bytes(computation.output)
+
+
+def _vm_error_message(computation: ComputationAPI) -> str:
+    error = computation.error
+    if isinstance(error, OutOfGas):
+        return "out of gas"
+    return str(error) or error.__class__.__name__
+
+
+@method("eth_estimateGas", blocking=True)
+def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
+    call_object, block, overrides = p.expect(params, 1, 3)
+    if overrides is not None:
+        raise InvalidParams("state overrides are not supported by this node")
+    fields = _call_fields(call_object)
+    header = header_for_state(ctx, p.block_ref(block))
+    high = _gas_for(ctx, fields, header)
+
+    # One run at the cap decides whether the call can succeed at all.
+    computation = simulate(ctx, fields, header, high)
+    if computation.is_error:
+        if computation.error.__class__.__name__ == "Revert":
+            raise revert_error(computation.output)
+        raise RpcError(-32000, f"gas required exceeds allowance ({high})")
+
+    # Binary search for the least gas that succeeds, as geth does. The gas
+    # consumed before refunds is an upper bound when it succeeds; the 63/64
+    # rule for calls means the least working limit can exceed gas used.
+    consumed = high - computation.get_gas_remaining()
+    if _succeeds(ctx, fields, header, consumed):
+        high = consumed
+    low = MIN_TRANSACTION_GAS - 1
+    while low + 1 < high:
+        middle = (low + high) // 2
+        if _succeeds(ctx, fields, header, middle):
+            high = middle
+        else:
+            low = middle
+    return hex_int(high)
+
+
+def _succeeds(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int) -> bool:
+    try:
+        return not simulate(ctx, fields, header, gas).is_error
+    except RpcError:
+        return False

@@ -1,0 +1,51 @@
+"""The method table: each namespace module registers its handlers here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from node.chain.chain import Chain
+    from node.rpc.filters import FilterManager
+    from node.txpool.pool import TxPool
+
+Handler = Callable[["RpcContext", list[Any]], Any]
+
+#: Every method by name.
+METHODS: dict[str, Handler] = {}
+#: Methods that may run long (EVM execution, log scans); run off the event loop.
+BLOCKING: set[str] = set()
+
+
+@dataclass
+class RpcLimits:
+    """Resource caps; geth's defaults where geth has one."""
+
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_batch: int = 1_000
+    max_log_range: int = 10_000
+    max_log_results: int = 10_000
+    #: Gas cap for eth_call and eth_estimateGas (geth's --rpc.gascap).
+    call_gas_cap: int = 50_000_000
+
+
+@dataclass
+class RpcContext:
+    chain: Chain
+    pool: TxPool
+    filters: FilterManager
+    client_version: str
+    accounts: list[bytes] = field(default_factory=list)
+    limits: RpcLimits = field(default_factory=RpcLimits)
+
+
+def method(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        METHODS[name] = handler
+        if blocking:
+            BLOCKING.add(name)
+        return handler
+
+    return register

@@ -1,0 +1,127 @@
+"""The JSON-RPC 2.0 endpoint: parsing, batches, limits and error mapping.
+
+Every failure a client causes gets a JSON-RPC error object; nothing a client
+sends can stop the server. Codes and messages follow geth's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from node.errors import KuraError
+
+# Importing the namespace modules registers their methods.
+from node.rpc import eth_chain, eth_state, filters, web3_net  # noqa: F401
+from node.rpc.registry import BLOCKING, METHODS, RpcContext
+
+logger = logging.getLogger(__name__)
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INTERNAL_ERROR = -32603
+#: geth answers an oversized body with HTTP 413; the body still carries a JSON-RPC error.
+REQUEST_TOO_LARGE = -32600
+
+
+def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def handle_call(ctx: RpcContext, call: Any) -> dict[str, Any] | None:
+    """Run one request object; None for a notification (no ``id``)."""
+    if not isinstance(call, dict):
+        return _error(None, INVALID_REQUEST, "invalid request")
+    request_id = call.get("id")
+    if isinstance(request_id, bool) or (request_id is not None and not isinstance(request_id, (str, int, float))):
+        return _error(None, INVALID_REQUEST, "invalid request")
+    name = call.get("method")
+    if not isinstance(name, str):
+        return _error(request_id, INVALID_REQUEST, "invalid request")
+    params = call.get("params", [])
+    if params is None:
+        params = []
+    if not isinstance(params, list):
+        return _error(request_id, -32602, "non-array args")
+
+    handler = METHODS.get(name)
+    if handler is None:
+        return _error(request_id, METHOD_NOT_FOUND, f"the method {name} does not exist/is not available")
+    try:
+        if name in BLOCKING:
+            result = await run_in_threadpool(handler, ctx, params)
+        else:
+            result = handler(ctx, params)
+    except KuraError as error:
+        logger.debug("rpc error method=%s code=%d message=%s", name, error.code, error.message)
+        response = _error(request_id, error.code, error.message, error.data)
+    except Exception:
+        logger.exception("rpc method failed method=%s", name)
+        response = _error(request_id, INTERNAL_ERROR, "internal error")
+    else:
+        response = {"jsonrpc": "2.0", "id": request_id, "result": result}
+    if "id" not in call:
+        return None
+    return response
+
+
+def create_app(ctx: RpcContext) -> FastAPI:
+    app = FastAPI(title="Kura JSON-RPC", docs_url=None, redoc_url=None, openapi_url=None)
+    limits = ctx.limits
+
+    @app.post("/")
+    async def rpc(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            return _too_large(limits.max_body_bytes)
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limits.max_body_bytes:
+                return _too_large(limits.max_body_bytes)
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return Response(_dumps(_error(None, PARSE_ERROR, "parse error")), media_type="application/json")
+
+        if isinstance(payload, list):
+            if not payload:
+                return Response(_dumps(_error(None, INVALID_REQUEST, "empty batch")), media_type="application/json")
+            if len(payload) > limits.max_batch:
+                message = f"batch too large: {len(payload)} requests, the limit is {limits.max_batch}"
+                return Response(_dumps(_error(None, INVALID_REQUEST, message)), media_type="application/json")
+            responses = [await handle_call(ctx, call) for call in payload]
+            answered = [r for r in responses if r is not None]
+            return Response(_dumps(answered), media_type="application/json")
+
+        single = await handle_call(ctx, payload)
+        if single is None:
+            return Response(status_code=204)
+        return Response(_dumps(single), media_type="application/json")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        head = ctx.chain.head
+        return {"status": "ok", "height": head.block_number, "hash": "0x" + head.hash.hex()}
+
+    return app
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        _error(None, REQUEST_TOO_LARGE, f"request body too large, the limit is {limit} bytes"),
+        status_code=413,
+    )
