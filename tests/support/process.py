@@ -1,0 +1,93 @@
+"""Running ``kura`` as a real process on loopback for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 10) -> Any:
+    """Call one method; return the whole response object."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+class NodeProcess:
+    """A ``kura`` subprocess with its log captured to a file."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [*args, "--rpc-port", str(self.port)]
+        self.log_path = log_path
+        self.env = {**os.environ, "ETH_HASH_BACKEND": "pysha3", **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> NodeProcess:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "node.cli.main", *self.args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=REPO,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kura exited with {self.process.returncode}; log:\n{self.log()}")
+            try:
+                rpc(self.url, "eth_blockNumber", timeout=1)
+                return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError(f"kura did not answer on {self.url} within {timeout}s; log:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        response = rpc(self.url, method, params)
+        if "error" in response:
+            raise AssertionError(f"{method} failed: {response['error']}")
+        return response["result"]
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def dev_node(tmp_path: Path, *extra: str) -> NodeProcess:
+    """A ``kura dev`` process on a data directory under ``tmp_path``."""
+    data_dir = tmp_path / "data"
+    return NodeProcess(["dev", "--data-dir", str(data_dir), *extra], tmp_path / "node.log")
