@@ -14,6 +14,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
+from eth_abi.grammar import ABIType, TupleType, parse
 from eth_utils import (
     abi_to_signature,
     event_abi_to_log_topic,
@@ -22,6 +23,7 @@ from eth_utils import (
     get_abi_input_types,
     get_abi_output_types,
     keccak,
+    to_checksum_address,
 )
 
 from node.coin.artifacts import GOLD_COIN, MINT_AUTHORITY, TEST_CONTRACT_AUTHORITY, load_artifact
@@ -103,8 +105,9 @@ class ContractInterface:
         return abi_encode(get_abi_input_types(self._constructor), args)
 
     def decode_output(self, function: str, data: bytes) -> Any:
-        """Decode a call's return data; a single return value comes back unwrapped."""
-        values = abi_decode(get_abi_output_types(self.function_abi(function)), data)
+        """Decode a call's return data; a single return value comes back unwrapped, and addresses
+        come back checksummed."""
+        values = _decode(get_abi_output_types(self.function_abi(function)), data)
         return values[0] if len(values) == 1 else values
 
     def decode_log(self, address: bytes, topics: Sequence[bytes], data: bytes) -> DecodedEvent | None:
@@ -123,8 +126,8 @@ class ContractInterface:
             if _is_dynamic(param["type"]):
                 args[param["name"]] = bytes(topic)
             else:
-                args[param["name"]] = abi_decode([_abi_type(param)], bytes(topic))[0]
-        plain_values = abi_decode([_abi_type(param) for param in plain], data)
+                args[param["name"]] = _decode([_abi_type(param)], bytes(topic))[0]
+        plain_values = _decode([_abi_type(param) for param in plain], data)
         args.update(zip((param["name"] for param in plain), plain_values, strict=True))
         return DecodedEvent(name=item["name"], address=bytes(address), args=args)
 
@@ -134,7 +137,7 @@ class ContractInterface:
         if item is None:
             return None
         try:
-            values = abi_decode(get_abi_input_types(item), bytes(data[4:]))
+            values = _decode(get_abi_input_types(item), bytes(data[4:]))
         except DecodingError:
             return None
         return DecodedError(name=item["name"], args=tuple(values))
@@ -154,6 +157,25 @@ def _is_dynamic(abi_type: str) -> bool:
 def _abi_type(param: dict[str, Any]) -> str:
     """Return the canonical type string of one ABI parameter, expanding tuples."""
     return get_abi_input_types({"type": "function", "name": "_", "inputs": [param]})[0]
+
+
+def _checksum_addresses(abi_type: ABIType, value: Any) -> Any:
+    """Return ``value`` with every address in it checksummed, as web3 returns them."""
+    if abi_type.is_array:
+        return [_checksum_addresses(abi_type.item_type, item) for item in value]
+    if isinstance(abi_type, TupleType):
+        return tuple(
+            _checksum_addresses(component, item) for component, item in zip(abi_type.components, value, strict=True)
+        )
+    if abi_type.base == "address":
+        return to_checksum_address(value)
+    return value
+
+
+def _decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:
+    """ABI-decode ``data`` as ``types``, with checksummed addresses."""
+    values = abi_decode(list(types), data)
+    return tuple(_checksum_addresses(parse(abi_type), value) for abi_type, value in zip(types, values, strict=True))
 
 
 def decode_revert(data: bytes, interfaces: Iterable[ContractInterface]) -> DecodedError:
@@ -182,7 +204,7 @@ def mint_authority_interface() -> ContractInterface:
 
 
 @functools.cache
-def test_contract_authority_interface() -> ContractInterface:
+def contract_authority_mock_interface() -> ContractInterface:
     """Interface of the test-only ERC-1271 wallet in ``contracts/test``."""
     return ContractInterface.from_artifact(TEST_CONTRACT_AUTHORITY)
 

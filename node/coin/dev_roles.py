@@ -10,11 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from typing import Any
-
 from eth_account import Account
-
-from node.coin.predeploy import CoinRoles, build_predeploy_alloc
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_PATH_TEMPLATE = "m/44'/60'/0'/0/{index}"
@@ -77,26 +73,3 @@ def dev_address(role: str) -> str:
             return address
     known = ", ".join(row[1] for row in DEV_ROLE_TABLE)
     raise KeyError(f"unknown dev role {role!r}; known roles: {known}")
-
-
-def dev_coin_roles() -> CoinRoles:
-    return CoinRoles(
-        admin=dev_address("admin"),
-        burner=dev_address("burner"),
-        pauser=dev_address("pauser"),
-        compliance=dev_address("compliance"),
-        attestor=dev_address("attestor"),
-    )
-
-
-def build_dev_predeploy_alloc(chain_id: int) -> dict[str, dict[str, Any]]:
-    """Build the GoldCoin and MintAuthority alloc entries with the dev roles, 2 of 3 authorities,
-    DEV_DAILY_LIMIT each and allowlist mode off."""
-    return build_predeploy_alloc(
-        chain_id,
-        dev_coin_roles(),
-        [dev_address(role) for role in DEV_AUTHORITY_ROLES],
-        DEV_THRESHOLD,
-        DEV_DAILY_LIMIT,
-        DEV_ALLOWLIST_MODE,
-    )

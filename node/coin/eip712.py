@@ -183,9 +183,7 @@ def sign_typed_data(private_key: bytes, full_message: dict[str, Any]) -> bytes:
     return bytes(Account.sign_message(_signable(full_message), private_key).signature)
 
 
-def sign_mint_proposal(
-    private_key: bytes, proposal: MintProposal, chain_id: int, verifying_contract: str
-) -> Approval:
+def sign_mint_proposal(private_key: bytes, proposal: MintProposal, chain_id: int, verifying_contract: str) -> Approval:
     """Approve a mint proposal offline as the account that owns ``private_key``."""
     signature = sign_typed_data(private_key, mint_proposal_typed_data(proposal, chain_id, verifying_contract))
     return Approval(authority=Account.from_key(private_key).address, signature=signature)
