@@ -25,7 +25,7 @@ from node.chain.seal import ExtraData
 from node.chain.vm import EMPTY_REQUESTS_HASH
 from node.errors import BlockValidationError, StoreError
 from node.store import schema
-from node.store.backend import KeyValueBackend
+from node.store.backend import KeyValueBackend, release_trie_caches
 from node.store.chainstore import ChainStore
 from node.store.overlay import StateOverlay
 
@@ -44,10 +44,10 @@ def initialize_store(backend: KeyValueBackend, genesis: Genesis) -> KuraHeader:
 
     existing = store.canonical_hash(0)
     if existing is not None:
-        if existing != header.hash:
+        if existing != header.hash or store.genesis_document() != json.loads(json.dumps(genesis.raw)):
             raise StoreError(
-                f"the data directory already holds genesis 0x{existing.hex()}, "
-                f"not 0x{header.hash.hex()} from this file; use another --data-dir"
+                f"the data directory already holds genesis 0x{existing.hex()} with another "
+                f"configuration than this file (0x{header.hash.hex()}); use another --data-dir"
             )
         return header
 
@@ -183,6 +183,7 @@ class Chain:
                 )
             self.store.commit_block(header, executed.transactions, executed.receipts, executed.overlay.prefixed_writes())
             self._head = header
+        release_trie_caches()
         for listener in list(self.listeners):
             try:
                 listener(header, executed.transactions, executed.receipts)

@@ -7,14 +7,32 @@ either wholly on disk or not at all.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 import plyvel
+from trie.hexary import HexaryTrie
 
 from node.errors import StoreError
+
+
+def release_trie_caches() -> None:
+    """Drop py-evm's class-wide trie node cache.
+
+    ``HexaryTrie`` memoises node encodings in an ``lru_cache`` keyed by the
+    trie instance, so the cache keeps every overlay it saw alive (memory
+    grows with each block) and, at interpreter exit, it outlives the
+    LevelDB handle, whose late destruction makes the exit raise.
+    """
+    HexaryTrie._cached_create_node_to_db_mapping.cache_clear()
+
+
+# Runs before module teardown, so no LevelDB handle is reached from the
+# trie cache when the interpreter destroys objects at exit.
+atexit.register(release_trie_caches)
 
 
 class KeyValueBackend(Protocol):
@@ -67,6 +85,7 @@ class LevelDBBackend:
         yield from self._db.iterator(start=start, stop=stop)
 
     def close(self) -> None:
+        release_trie_caches()
         if not self._db.closed:
             self._db.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from collections import OrderedDict
 
 import rlp
 from eth.abc import ReceiptAPI, SignedTransactionAPI
@@ -22,6 +22,8 @@ from node.errors import StoreError
 from node.store import schema
 from node.store.backend import KeyValueBackend
 
+#: Headers kept decoded in memory; enough for BLOCKHASH's 256-block window.
+HEADER_CACHE_SIZE = 4096
 _TX_LIST = CountableList(PragueTransactionBuilder)
 _LOOKUP = rlp.sedes.List([big_endian_int, big_endian_int])
 
@@ -31,7 +33,10 @@ class ChainStore:
 
     def __init__(self, backend: KeyValueBackend) -> None:
         self.backend = backend
-        self._header_cache = lru_cache(maxsize=4096)(self._load_header)
+        # A plain dict, not functools.lru_cache on a bound method: that
+        # would put the store in a reference cycle, and a LevelDB handle
+        # collected during interpreter shutdown makes the exit raise.
+        self._headers: OrderedDict[bytes, KuraHeader] = OrderedDict()
 
     # Metadata
 
@@ -50,12 +55,20 @@ class ChainStore:
 
     # Reads
 
-    def _load_header(self, block_hash: bytes) -> KuraHeader | None:
-        raw = self.backend.get(schema.header_key(block_hash))
-        return None if raw is None else rlp.decode(raw, sedes=KuraHeader)
-
     def header_by_hash(self, block_hash: bytes) -> KuraHeader | None:
-        return self._header_cache(bytes(block_hash))
+        key = bytes(block_hash)
+        header = self._headers.get(key)
+        if header is not None:
+            self._headers.move_to_end(key)
+            return header
+        raw = self.backend.get(schema.header_key(key))
+        if raw is None:
+            return None
+        header = rlp.decode(raw, sedes=KuraHeader)
+        self._headers[key] = header
+        if len(self._headers) > HEADER_CACHE_SIZE:
+            self._headers.popitem(last=False)
+        return header
 
     def canonical_hash(self, number: int) -> bytes | None:
         if number < 0:
