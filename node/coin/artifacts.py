@@ -36,6 +36,9 @@ class Artifact:
     bytecode: bytes
     #: Runtime code with zeros where the constructor fills in immutables.
     deployed_bytecode: bytes
+    #: (offset, length) byte ranges of ``deployed_bytecode`` that the constructor fills with
+    #: immutables, sorted by offset.
+    immutable_ranges: tuple[tuple[int, int], ...]
     compiler_version: str
 
 
@@ -59,6 +62,13 @@ def _load_from(directory: Path, name: str) -> Artifact:
         abi=tuple(document["abi"]),
         bytecode=bytes.fromhex(document["bytecode"].removeprefix("0x")),
         deployed_bytecode=bytes.fromhex(document["deployedBytecode"].removeprefix("0x")),
+        immutable_ranges=tuple(
+            sorted(
+                (reference["start"], reference["length"])
+                for references in document.get("immutableReferences", {}).values()
+                for reference in references
+            )
+        ),
         compiler_version=document["compiler"]["version"],
     )
 
