@@ -3,7 +3,7 @@
 #
 # Usage: scripts/build_contracts.sh
 # Needs node and npm. The versions of solc-js and OpenZeppelin come from
-# contracts/package-lock.json; compile settings live in contracts/compile.js.
+# contracts/package-lock.json, and the compiler settings from contracts/compile.js.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

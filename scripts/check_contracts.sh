@@ -19,7 +19,7 @@ if [ -n "$untracked" ]; then
     exit 1
 fi
 
-if ! git diff --exit-code -- contracts/build; then
+if ! git diff --exit-code --stat -- contracts/build; then
     echo "error: contracts/build differs from the committed artefacts;" \
         "run scripts/build_contracts.sh and commit contracts/build" >&2
     exit 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the genesis ``alloc`` JSON for the gold coin predeploys with the dev role holders.
 
-The output holds GoldCoin and MintAuthority at their fixed addresses and, unless
+The output contains GoldCoin and MintAuthority at their fixed addresses and, unless
 ``--dev-balance 0`` is given, a native balance for each dev account so it can pay gas.
 Merge it into the ``alloc`` object of a genesis file whose ``config.chainId`` equals
 ``--chain-id``: the contracts' EIP-712 domains are computed for that chain id.

@@ -22,7 +22,7 @@ import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20P
 ///   deployment has allowlist mode on.
 /// - ATTESTOR_ROLE records reserve attestations.
 /// A frozen account, and with allowlist mode on an account not on the allowlist, can neither
-/// send nor receive; this covers mints to it, burns from it, and spending by it as an
+/// send nor receive. This covers mints to it, burns from it, and spending by it as an
 /// approved spender.
 contract GoldCoin is ERC20, ERC20Pausable, ERC20Permit, AccessControl {
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
@@ -219,8 +219,8 @@ contract GoldCoin is ERC20, ERC20Pausable, ERC20Permit, AccessControl {
     /// @param reportHash Hash of the report backing the figure.
     /// @param asOf Unix time of the count; must be later than the previous attestation's and
     /// not after the current block.
-    /// @dev A reserve below the current supply is accepted, because it is a fact to record;
-    /// it blocks further mints until the supply is back under the reserve.
+    /// @dev A reserve below the current supply is accepted, because it is a fact to record.
+    /// It blocks further mints until the supply is back under the reserve.
     function attestReserve(uint256 grams18, bytes32 reportHash, uint64 asOf) external onlyRole(ATTESTOR_ROLE) {
         if (asOf > block.timestamp) revert AttestationFromFuture(asOf, block.timestamp);
         uint256 count = _attestations.length;

@@ -40,7 +40,7 @@ class DecodedError:
     """Revert data decoded against known ABIs.
 
     ``name`` is the custom error's name, ``Error`` or ``Panic`` for Solidity's built-in errors,
-    or ``UnknownError`` when no ABI matches, in which case ``args`` holds the raw revert data.
+    or ``UnknownError`` when no ABI matches, in which case ``args`` contains the raw revert data.
     """
 
     name: str
@@ -180,7 +180,7 @@ def _decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:
 
 def decode_revert(data: bytes, interfaces: Iterable[ContractInterface]) -> DecodedError:
     """Decode revert data: Solidity's ``Error(string)`` and ``Panic(uint256)``, else a custom error
-    of the first interface that knows its selector, else ``UnknownError`` with the raw data."""
+    of the first interface whose ABI has its selector, else ``UnknownError`` with the raw data."""
     data = bytes(data)
     if data[:4] == ERROR_STRING_SELECTOR:
         return DecodedError(name="Error", args=tuple(abi_decode(["string"], data[4:])))

@@ -1,9 +1,9 @@
 """Load compiled contract artefacts from ``contracts/build``.
 
-The artefacts are read from the repository checkout, at a path relative to this file
-(``<repo>/contracts/build``), rather than shipped as package data: the node is installed
-editable (``pip install -e .``), and keeping a single copy means a rebuild is picked up
-without reinstalling. Set ``KURA_CONTRACTS_BUILD`` to read them from another folder.
+The artefacts are read from the repository checkout, at ``<repo>/contracts/build`` relative to
+this file, rather than shipped as package data. The node is installed editable
+(``pip install -e .``), so a single copy serves both, and a rebuild is picked up without
+reinstalling. Set ``KURA_CONTRACTS_BUILD`` to read them from another folder.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ come out right: OpenZeppelin's EIP712 caches ``block.chainid`` and ``address(thi
 runtime code, and MintAuthority stores the GoldCoin address there. The resulting code and every
 storage slot the constructors wrote are copied into geth-style alloc entries.
 
-Because the immutables depend on the chain id, an alloc built for one chain id is wrong for any
-other chain: EIP-712 domains (``permit``, mint approvals) would then use the stale id and
-address, until each call notices the mismatch and rebuilds them (slower, but still correct for
-OpenZeppelin's EIP712).
+Build the alloc with the genesis file's chain id. An alloc built for another chain id still
+verifies signatures correctly, because OpenZeppelin's EIP712 (v5.4) compares the cached chain id
+and address on each use and rebuilds the domain separator when they differ, but every
+``permit`` and approval check then pays for that rebuild.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _execution_context(chain_id: int, timestamp: int) -> ExecutionContext:
 def _run_constructor(state: PragueState, target: bytes, initcode: bytes, name: str) -> None:
     """Run ``initcode`` as a CREATE whose new account is ``target``; raise PredeployFailed on revert."""
     if state.get_code(target) or state.get_nonce(target):
-        raise PredeployFailed(f"{name} target {to_checksum_address(target)} already holds an account")
+        raise PredeployFailed(f"{name} target {to_checksum_address(target)} already has code or a nonce")
     message = Message(
         gas=CONSTRUCTOR_GAS,
         to=CREATE_CONTRACT_ADDRESS,
@@ -132,7 +132,7 @@ def _verify_account(
     """Check the captured code and storage against the persisted state.
 
     A matching storage root proves that no written slot was missed, because the root commits to
-    every non-zero slot; re-reading each slot from a fresh state checks the values.
+    every non-zero slot. Re-reading each slot from a fresh state checks the values.
     """
     encoded = HexaryTrie(db, state_root)[keccak(address)]
     account = rlp.decode(encoded, sedes=AccountRecord)

@@ -58,8 +58,10 @@ def test_alloc_entries_are_geth_style():
         assert entry["code"].startswith("0x")
         assert entry["storage"]
         for slot, value in entry["storage"].items():
-            assert len(slot) == 66 and slot.startswith("0x")
-            assert len(value) == 66 and int(value, 16) != 0
+            assert slot.startswith("0x")
+            assert len(slot) == 66
+            assert len(value) == 66
+            assert int(value, 16) != 0
 
 
 def test_alloc_is_deterministic():

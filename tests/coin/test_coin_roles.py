@@ -16,8 +16,8 @@ def _role(name: str) -> bytes:
     return keccak(text=name)
 
 
-# (function, arguments, role required, dev role that holds it). Each arguments factory takes the
-# dev accounts and the latest block timestamp.
+# (function, arguments, role required, dev role of the role's holder). Each arguments factory takes
+# the dev accounts and the latest block timestamp.
 RESTRICTED_CALLS = [
     ("mint", lambda dev, now: (dev["customer"].address, GRAM), "MINTER_ROLE", None),
     ("burn", lambda dev, now: (GRAM,), "BURNER_ROLE", "burner"),
@@ -91,7 +91,7 @@ def test_admin_grants_and_revokes_roles(client, coin, dev):
 
 
 def test_mint_authority_cannot_be_bypassed_by_authority_key(client, coin, dev):
-    """A mint authority's own key holds no MINTER_ROLE: minting goes through the contract only."""
+    """A mint authority's own key has no MINTER_ROLE, so minting goes through the contract only."""
     for role in ("authority_issuer", "authority_operator", "authority_custodian"):
         outcome = client.send(dev[role].private_key, coin, "mint", dev[role].address, GRAM)
 
