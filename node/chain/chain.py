@@ -17,6 +17,7 @@ from eth.abc import ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.constants import ZERO_HASH32
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth_typing import Address, BlockNumber
 
 from node.chain.execution import ExecutedBlock, execute_block, make_vm
 from node.chain.genesis import Genesis, build_genesis_header, build_genesis_state, parse_genesis
@@ -99,16 +100,14 @@ class Chain:
             return 0
         return calculate_expected_base_fee_per_gas(parent)
 
-    def make_template(
-        self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData
-    ) -> KuraHeader:
+    def make_template(self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData) -> KuraHeader:
         """A header for the child of ``parent`` before execution."""
         return KuraHeader(
             difficulty=0,
-            block_number=parent.block_number + 1,
+            block_number=BlockNumber(parent.block_number + 1),
             gas_limit=self.config.gas_limit,
             timestamp=timestamp,
-            coinbase=coinbase,
+            coinbase=Address(coinbase),
             parent_hash=parent.hash,
             state_root=parent.state_root,
             extra_data=extra.encode(),
@@ -181,7 +180,9 @@ class Chain:
                     got=header.parent_hash.hex(),
                     expected=self._head.hash.hex(),
                 )
-            self.store.commit_block(header, executed.transactions, executed.receipts, executed.overlay.prefixed_writes())
+            self.store.commit_block(
+                header, executed.transactions, executed.receipts, executed.overlay.prefixed_writes()
+            )
             self._head = header
         release_trie_caches()
         for listener in list(self.listeners):

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
-from eth.db.trie import make_trie_root_and_nodes
 from eth.abc import ChainContextAPI, ReceiptAPI, SignedTransactionAPI
 from eth.constants import BLANK_ROOT_HASH
+from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import HeaderNotFound
 from eth_utils import ValidationError
 
@@ -115,7 +116,7 @@ def execute_block(
             blocked_senders.add(transaction.sender)
             rejected.append((transaction, str(error)))
             continue
-        header = vm.add_receipt_to_header(header, receipt)
+        header = cast(KuraHeader, vm.add_receipt_to_header(header, receipt))
         included.append(transaction)
         receipts.append(receipt)
 
@@ -131,4 +132,3 @@ def execute_block(
         withdrawals_root=BLANK_ROOT_HASH,
     )
     return ExecutedBlock(final, included, receipts, overlay, rejected)
-

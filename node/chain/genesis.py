@@ -32,6 +32,7 @@ from typing import Any
 
 from eth.constants import BLANK_ROOT_HASH, ZERO_HASH32
 from eth.db.account import AccountDB
+from eth_typing import BlockNumber, Hash32
 from eth_utils import to_canonical_address
 
 from node.chain.header import KuraHeader
@@ -92,9 +93,7 @@ def _quantity(value: Any, name: str) -> int:
         try:
             result = int(value, 16) if value.lower().startswith("0x") else int(value, 10)
         except ValueError:
-            raise ConfigError(
-                f"genesis {name}={value!r} is not a number; use an integer or 0x-hex string"
-            ) from None
+            raise ConfigError(f"genesis {name}={value!r} is not a number; use an integer or 0x-hex string") from None
     else:
         raise ConfigError(f"genesis {name}={value!r} is not a number; use an integer or 0x-hex string")
     if result < 0:
@@ -124,7 +123,7 @@ def parse_genesis(document: dict[str, Any]) -> Genesis:
         raise ConfigError("genesis file must contain a JSON object")
     config = document.get("config")
     if not isinstance(config, dict) or "chainId" not in config:
-        raise ConfigError("genesis config.chainId is missing; add it, e.g. \"chainId\": 1337")
+        raise ConfigError('genesis config.chainId is missing; add it, e.g. "chainId": 1337')
     chain_id = _quantity(config["chainId"], "config.chainId")
     if chain_id == 0:
         raise ConfigError("genesis config.chainId must not be 0 (EIP-155 needs a chain id)")
@@ -135,9 +134,7 @@ def parse_genesis(document: dict[str, Any]) -> Genesis:
     validators_raw = qbft.get("validators")
     if not isinstance(validators_raw, list) or not validators_raw:
         raise ConfigError("genesis config.qbft.validators is missing or empty; list the validator addresses")
-    validators = tuple(
-        sorted(_address(v, f"config.qbft.validators[{i}]") for i, v in enumerate(validators_raw))
-    )
+    validators = tuple(sorted(_address(v, f"config.qbft.validators[{i}]") for i, v in enumerate(validators_raw)))
     if len(set(validators)) != len(validators):
         raise ConfigError("genesis config.qbft.validators lists an address twice")
 
@@ -236,11 +233,11 @@ def build_genesis_header(genesis: Genesis, state_root: bytes) -> KuraHeader:
     extra = ExtraData(validators=genesis.config.validators, vanity=genesis.extra_vanity)
     return KuraHeader(
         difficulty=0,
-        block_number=0,
+        block_number=BlockNumber(0),
         gas_limit=genesis.config.gas_limit,
         timestamp=genesis.timestamp,
         parent_hash=ZERO_HASH32,
-        state_root=state_root,
+        state_root=Hash32(state_root),
         extra_data=extra.encode(),
         base_fee_per_gas=genesis.base_fee,
         nonce=bytes(8),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import rlp
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
@@ -23,6 +23,18 @@ class KuraHeader(PragueBlockHeader):
     a plain Ethereum header.
     """
 
+    if TYPE_CHECKING:
+        # py-evm types these as optional for pre-London headers; a Prague
+        # header always has them.
+        base_fee_per_gas: int
+        withdrawals_root: Hash32
+        blob_gas_used: int
+        excess_blob_gas: int
+        parent_beacon_block_root: Hash32
+        requests_hash: Hash32
+
+        def copy(self, *args: Any, **kwargs: Any) -> KuraHeader: ...
+
     @property
     def hash(self) -> Hash32:
         if self._hash is None:
@@ -40,7 +52,7 @@ class KuraHeader(PragueBlockHeader):
 
     def _with_extra(self, transform: Callable[[bytes], bytes]) -> PragueBlockHeader:
         # Hash the plain Prague form, so the override is not re-entered.
-        fields = self.as_dict()
+        fields: dict[str, Any] = {str(name): value for name, value in self.as_dict().items()}
         fields["extra_data"] = transform(self.extra_data)
         return PragueBlockHeader(**fields)
 

@@ -53,9 +53,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         header = initialize_store(backend, genesis)
     finally:
         backend.close()
-    print(_("Initialised {data_dir} with genesis 0x{hash} (chain id {chain_id}).").format(
-        data_dir=args.data_dir, hash=header.hash.hex(), chain_id=genesis.config.chain_id
-    ))
+    print(
+        _("Initialised {data_dir} with genesis 0x{hash} (chain id {chain_id}).").format(
+            data_dir=args.data_dir, hash=header.hash.hex(), chain_id=genesis.config.chain_id
+        )
+    )
     return 0
 
 
@@ -116,18 +118,28 @@ def cmd_dev(args: argparse.Namespace) -> int:
     print(_("Kura development node"))
     print(_("RPC URL:     http://{host}:{port}").format(host=args.rpc_host, port=args.rpc_port))
     print(_("Chain ID:    {chain_id}").format(chain_id=genesis.config.chain_id))
-    print(_("Data dir:    {data_dir}{note}").format(
-        data_dir=data_dir, note=_(" (temporary, deleted on exit)") if temporary else ""
-    ))
+    print(
+        _("Data dir:    {data_dir}{note}").format(
+            data_dir=data_dir, note=_(" (temporary, deleted on exit)") if temporary else ""
+        )
+    )
     print()
-    print(_("WARNING: these accounts and private keys are publicly known. Any funds sent to them on another network will be lost."))
+    print(
+        _(
+            "WARNING: these accounts and private keys are publicly known. Any funds sent to them on another network will be lost."
+        )
+    )
     print()
     for index, key in enumerate(keys):
         account = Account.from_key(key)
         allocated = genesis.alloc.get(bytes.fromhex(account.address[2:]))
         ether = allocated.balance // 10**18 if allocated else 0
         role = _(" (validator)") if index == DEV_VALIDATOR_INDEX else ""
-        print(_("Account #{index}: {address} ({ether} ETH){role}").format(index=index, address=account.address, ether=ether, role=role))
+        print(
+            _("Account #{index}: {address} ({ether} ETH){role}").format(
+                index=index, address=account.address, ether=ether, role=role
+            )
+        )
         print(_("Private Key: 0x{key}").format(key=key.hex()))
     print(flush=True)
 
@@ -171,7 +183,9 @@ def cmd_account_list(args: argparse.Namespace) -> int:
 
     directory = Path(args.keystore)
     if not directory.is_dir():
-        raise KuraError(_("keystore directory {path} not found; create an account with 'kura account new'").format(path=directory))
+        raise KuraError(
+            _("keystore directory {path} not found; create an account with 'kura account new'").format(path=directory)
+        )
     found = 0
     for path in sorted(directory.glob("*.json")):
         try:
@@ -207,12 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=cmd_init)
 
     def add_rpc_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--rpc-host", default="127.0.0.1", help=_("address the JSON-RPC server listens on (default 127.0.0.1)"))
+        sub.add_argument(
+            "--rpc-host", default="127.0.0.1", help=_("address the JSON-RPC server listens on (default 127.0.0.1)")
+        )
         sub.add_argument("--rpc-port", type=_port, default=DEFAULT_RPC_PORT, help=_("JSON-RPC port (default 8545)"))
 
     run = commands.add_parser("run", help=_("run a node on an initialised data directory"))
     run.add_argument("--data-dir", required=True, help=_("data directory made by 'kura init'"))
-    run.add_argument("--validator-keystore", help=_("keystore file of this node's validator key; omit to run without sealing"))
+    run.add_argument(
+        "--validator-keystore", help=_("keystore file of this node's validator key; omit to run without sealing")
+    )
     run.add_argument("--password-file", help=_("file holding the keystore password; prompted for when omitted"))
     add_rpc_options(run)
     run.set_defaults(handler=cmd_run)

@@ -19,9 +19,7 @@ class BlockSource(Protocol):
     def head(self) -> KuraHeader:
         """The latest committed (final) header."""
 
-    def make_template(
-        self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData
-    ) -> KuraHeader:
+    def make_template(self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData) -> KuraHeader:
         """A child header of ``parent`` before execution."""
 
     def build(self, template: KuraHeader, transactions: Sequence[SignedTransactionAPI]) -> ExecutedBlock:
@@ -37,7 +35,5 @@ class TransactionSource(Protocol):
     def pending(self, base_fee: int) -> list[SignedTransactionAPI]:
         """Executable transactions in the order to include them."""
 
-    def on_block(
-        self, included: list[SignedTransactionAPI], rejected: list[tuple[SignedTransactionAPI, str]]
-    ) -> None:
+    def on_block(self, included: list[SignedTransactionAPI], rejected: list[tuple[SignedTransactionAPI, str]]) -> None:
         """Forget included transactions and drop rejected ones."""

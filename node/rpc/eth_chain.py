@@ -82,7 +82,11 @@ def gas_price(ctx: RpcContext, params: list[Any]) -> str:
 @method("eth_feeHistory")
 def fee_history(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
     count_raw, newest_raw, percentiles_raw = p.expect(params, 2, 3)
-    count = count_raw if isinstance(count_raw, int) and not isinstance(count_raw, bool) else p.quantity(count_raw, "blockCount")
+    count = (
+        count_raw
+        if isinstance(count_raw, int) and not isinstance(count_raw, bool)
+        else p.quantity(count_raw, "blockCount")
+    )
     count = min(count, MAX_FEE_HISTORY)
     percentiles = _percentiles(percentiles_raw)
     newest = header_or_none(ctx, p.block_ref(newest_raw, "newestBlock"))
@@ -111,9 +115,11 @@ def _percentiles(value: Any) -> list[float] | None:
         return None
     if not isinstance(value, list) or any(not isinstance(x, (int, float)) or isinstance(x, bool) for x in value):
         raise InvalidParams("invalid argument 2: rewardPercentiles must be a list of numbers")
-    for earlier, later in zip(value, value[1:]):
+    for earlier, later in zip(value, value[1:], strict=False):
         if later < earlier:
-            raise InvalidParams(f"invalid reward percentile: #{value.index(later)}:{later} < #{value.index(earlier)}:{earlier}")
+            raise InvalidParams(
+                f"invalid reward percentile: #{value.index(later)}:{later} < #{value.index(earlier)}:{earlier}"
+            )
     if any(x < 0 or x > 100 for x in value):
         raise InvalidParams("invalid argument 2: reward percentiles must be between 0 and 100")
     return [float(x) for x in value]
@@ -128,7 +134,9 @@ def _block_rewards(ctx: RpcContext, header: Any, percentiles: list[float]) -> li
     entries = []
     previous = 0
     for tx, receipt in zip(transactions, receipts, strict=True):
-        entries.append((effective_gas_price(tx, header.base_fee_per_gas) - header.base_fee_per_gas, receipt.gas_used - previous))
+        entries.append(
+            (effective_gas_price(tx, header.base_fee_per_gas) - header.base_fee_per_gas, receipt.gas_used - previous)
+        )
         previous = receipt.gas_used
     entries.sort()
     rewards = []

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eth.vm.spoof import SpoofTransaction
 from eth.abc import ComputationAPI
 from eth.exceptions import OutOfGas
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
 from node.chain.execution import MIN_TRANSACTION_GAS
@@ -76,7 +76,9 @@ def _call_fields(call: Any) -> dict[str, Any]:
     fields["to"] = p.address(call["to"], "to") if call.get("to") else b""
     input_data = call.get("input", call.get("data"))
     if call.get("input") and call.get("data") and call["input"] != call["data"]:
-        raise InvalidParams('both "data" and "input" are set and not equal. Please use "input" to pass transaction call data')
+        raise InvalidParams(
+            'both "data" and "input" are set and not equal. Please use "input" to pass transaction call data'
+        )
     fields["data"] = p.data(input_data, "input") if input_data else b""
     fields["value"] = p.quantity(call["value"], "value") if call.get("value") else 0
     fields["gas"] = p.quantity(call["gas"], "gas") if call.get("gas") else None

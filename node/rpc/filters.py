@@ -87,7 +87,9 @@ def parse_criteria(ctx: RpcContext, query: Any, *, open_ended: bool = False) -> 
     head = ctx.chain.head.block_number
     if query.get("blockHash") is not None:
         if query.get("fromBlock") is not None or query.get("toBlock") is not None:
-            raise InvalidParams("invalid argument 0: cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
+            raise InvalidParams(
+                "invalid argument 0: cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other"
+            )
         block_hash = p.hash32(query["blockHash"], "blockHash")
         header = ctx.chain.header_by_hash(block_hash)
         if header is None:
@@ -118,7 +120,9 @@ def collect_logs(ctx: RpcContext, criteria: LogCriteria, first: int, last: int) 
     if last < first:
         return []
     if last - first + 1 > ctx.limits.max_log_range:
-        raise RpcError(-32005, f"block range is too wide: {last - first + 1} blocks, the limit is {ctx.limits.max_log_range}")
+        raise RpcError(
+            -32005, f"block range is too wide: {last - first + 1} blocks, the limit is {ctx.limits.max_log_range}"
+        )
 
     candidates: set[int] | None = None
     if criteria.addresses:
@@ -134,7 +138,9 @@ def collect_logs(ctx: RpcContext, criteria: LogCriteria, first: int, last: int) 
             continue
         _append_block_logs(ctx, header, criteria, logs)
         if len(logs) > ctx.limits.max_log_results:
-            raise RpcError(-32005, f"query returned more than {ctx.limits.max_log_results} results; narrow the block range")
+            raise RpcError(
+                -32005, f"query returned more than {ctx.limits.max_log_results} results; narrow the block range"
+            )
     return logs
 
 

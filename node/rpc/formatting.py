@@ -57,11 +57,11 @@ def format_header(header: KuraHeader) -> dict[str, Any]:
     }
 
 
-def format_block(
-    header: KuraHeader, transactions: tuple[SignedTransactionAPI, ...], full: bool
-) -> dict[str, Any]:
+def format_block(header: KuraHeader, transactions: tuple[SignedTransactionAPI, ...], full: bool) -> dict[str, Any]:
     block = format_header(header)
-    block["size"] = hex_int(len(rlp.encode(KuraBlock(header, transactions=list(transactions), uncles=[], withdrawals=[]))))
+    block["size"] = hex_int(
+        len(rlp.encode(KuraBlock(header, transactions=list(transactions), uncles=[], withdrawals=[])))
+    )
     if full:
         block["transactions"] = [format_transaction(tx, header, index) for index, tx in enumerate(transactions)]
     else:
@@ -93,12 +93,12 @@ def format_transaction(
     }
     if type_id == 0:
         result["gasPrice"] = hex_int(tx.gas_price)
-        result["v"] = hex_int(tx.v)
+        result["v"] = hex_int(tx.v)  # type: ignore[attr-defined]
         if tx.chain_id is not None:
             result["chainId"] = hex_int(tx.chain_id)
         return result
 
-    result["chainId"] = hex_int(tx.chain_id)
+    result["chainId"] = hex_int(tx.chain_id or 0)
     result["v"] = hex_int(tx.y_parity)
     result["yParity"] = hex_int(tx.y_parity)
     result["accessList"] = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eth_typing import Address, Hash32
+
 from node.errors import InvalidParams
 
 BLOCK_TAGS = ("latest", "pending", "earliest", "safe", "finalized")
@@ -16,7 +18,7 @@ def quantity(value: Any, name: str = "quantity") -> int:
         raise InvalidParams(f"invalid argument {name}: hex string without 0x prefix: {value!r}")
     digits = value[2:]
     if not digits:
-        raise InvalidParams(f"invalid argument {name}: hex string \"0x\" is empty")
+        raise InvalidParams(f'invalid argument {name}: hex string "0x" is empty')
     if len(digits) > 64:
         raise InvalidParams(f"invalid argument {name}: hex number > 256 bits")
     try:
@@ -42,12 +44,12 @@ def fixed(value: Any, length: int, name: str) -> bytes:
     return raw
 
 
-def address(value: Any, name: str = "address") -> bytes:
-    return fixed(value, 20, name)
+def address(value: Any, name: str = "address") -> Address:
+    return Address(fixed(value, 20, name))
 
 
-def hash32(value: Any, name: str = "hash") -> bytes:
-    return fixed(value, 32, name)
+def hash32(value: Any, name: str = "hash") -> Hash32:
+    return Hash32(fixed(value, 32, name))
 
 
 def boolean(value: Any, name: str) -> bool:
@@ -77,10 +79,14 @@ def block_ref(value: Any, name: str = "block") -> BlockRef:
         return BlockRef(number=quantity(value, name))
     if isinstance(value, dict):
         if "blockHash" in value and "blockNumber" in value:
-            raise InvalidParams(f"invalid argument {name}: cannot specify both blockHash and blockNumber, choose one or the other")
+            raise InvalidParams(
+                f"invalid argument {name}: cannot specify both blockHash and blockNumber, choose one or the other"
+            )
         if "blockHash" in value:
             canonical = value.get("requireCanonical", False)
-            return BlockRef(block_hash=hash32(value["blockHash"], name), require_canonical=boolean(canonical, "requireCanonical"))
+            return BlockRef(
+                block_hash=hash32(value["blockHash"], name), require_canonical=boolean(canonical, "requireCanonical")
+            )
         if "blockNumber" in value:
             return block_ref(value["blockNumber"], name)
     raise InvalidParams(f"invalid argument {name}: expected a block number, tag or hash, got {value!r}")

@@ -64,10 +64,7 @@ class LevelDBBackend:
                 "Another kura process may be using this data directory; stop it first."
             ) from error
         except plyvel.Error as error:
-            raise StoreError(
-                f"cannot open the store at {self.path}: {error}. "
-                "Run 'kura init' to create it."
-            ) from error
+            raise StoreError(f"cannot open the store at {self.path}: {error}. Run 'kura init' to create it.") from error
 
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)

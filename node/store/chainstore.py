@@ -8,8 +8,8 @@ lookups and log index entries, and the new head pointer, in one batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 
 import rlp
 from eth.abc import ReceiptAPI, SignedTransactionAPI
@@ -127,9 +127,7 @@ class ChainStore:
 
         puts[schema.header_key(block_hash)] = rlp.encode(header)
         puts[schema.body_key(block_hash)] = rlp.encode(list(transactions), sedes=_TX_LIST)
-        puts[schema.receipts_key(block_hash)] = rlp.encode(
-            [_encode_receipt(receipt) for receipt in receipts]
-        )
+        puts[schema.receipts_key(block_hash)] = rlp.encode([_encode_receipt(receipt) for receipt in receipts])
         puts[schema.canonical_key(number)] = block_hash
         puts[schema.number_key(block_hash)] = number.to_bytes(8, "big")
 

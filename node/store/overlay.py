@@ -57,4 +57,3 @@ class StateOverlay(BaseAtomicDB):
         """The overlay's writes keyed as they go into the store."""
         prefix = self._prefix
         return {prefix + key: value for key, value in self.writes.items()}
-

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from eth.abc import SignedTransactionAPI
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth_typing import Address
 
 from node.errors import TxRejected
 
@@ -47,7 +48,7 @@ class PoolLimits:
 @dataclass
 class PooledTx:
     tx: SignedTransactionAPI
-    sender: bytes
+    sender: Address
     raw: bytes
     arrival: int
 
@@ -63,7 +64,7 @@ def tip_cap(tx: SignedTransactionAPI) -> int:
 class AccountReader:
     """What the pool reads from the head state."""
 
-    def __init__(self, nonce: Callable[[bytes], int], balance: Callable[[bytes], int]) -> None:
+    def __init__(self, nonce: Callable[[Address], int], balance: Callable[[Address], int]) -> None:
         self.nonce = nonce
         self.balance = balance
 
@@ -85,7 +86,7 @@ class TxPool:
         self._base_fee = base_fee
         self._accounts = accounts
         self._lock = threading.RLock()
-        self._by_sender: dict[bytes, dict[int, PooledTx]] = {}
+        self._by_sender: dict[Address, dict[int, PooledTx]] = {}
         self._by_hash: dict[bytes, PooledTx] = {}
         self._arrivals = 0
         #: Called with each newly admitted transaction hash.
@@ -129,7 +130,7 @@ class TxPool:
         if type_id == BLOB_TRANSACTION_TYPE:
             raise TxRejected("transaction type not supported")
         if type_id is None:
-            if tx.v in (27, 28):
+            if getattr(tx, "v", None) in (27, 28):
                 raise TxRejected("only replay-protected (EIP-155) transactions allowed over RPC")
             if tx.chain_id != self.chain_id:
                 raise TxRejected(f"invalid chain id for signer: have {tx.chain_id} want {self.chain_id}")
@@ -149,7 +150,7 @@ class TxPool:
         if fee_cap(tx) < self.limits.min_gas_price:
             raise TxRejected("transaction underpriced")
 
-    def _check_against_state(self, tx: SignedTransactionAPI, sender: bytes, accounts: AccountReader) -> None:
+    def _check_against_state(self, tx: SignedTransactionAPI, sender: Address, accounts: AccountReader) -> None:
         nonce = accounts.nonce(sender)
         if tx.nonce < nonce:
             raise TxRejected("nonce too low")
@@ -173,7 +174,7 @@ class TxPool:
         if len(self._by_hash) >= self.limits.total:
             raise TxRejected("txpool is full")
 
-    def _insert(self, tx: SignedTransactionAPI, sender: bytes, raw: bytes, account_nonce: int) -> None:
+    def _insert(self, tx: SignedTransactionAPI, sender: Address, raw: bytes, account_nonce: int) -> None:
         slots = self._by_sender.setdefault(sender, {})
         replaced = slots.get(tx.nonce)
         if replaced is not None:
@@ -192,7 +193,7 @@ class TxPool:
         with self._lock:
             return self._by_hash.get(tx_hash)
 
-    def pending_nonce(self, sender: bytes, account_nonce: int) -> int:
+    def pending_nonce(self, sender: Address, account_nonce: int) -> int:
         """Next nonce the sender should use: the account nonce past its pending run."""
         with self._lock:
             slots = self._by_sender.get(sender, {})
@@ -245,13 +246,15 @@ class TxPool:
         """Drop included, stale and rejected transactions after a block is committed."""
         with self._lock:
             accounts = self._accounts()
-            touched = {tx.sender for tx in included}
+            touched: set[Address] = {tx.sender for tx in included}
             for tx, reason in rejected:
                 entry = self._by_hash.pop(tx.hash, None)
                 if entry is not None:
                     self._by_sender.get(entry.sender, {}).pop(tx.nonce, None)
                     touched.add(entry.sender)
-                    logger.warning("dropped transaction tx=0x%s sender=0x%s reason=%s", tx.hash.hex(), entry.sender.hex(), reason)
+                    logger.warning(
+                        "dropped transaction tx=0x%s sender=0x%s reason=%s", tx.hash.hex(), entry.sender.hex(), reason
+                    )
             for sender in touched:
                 slots = self._by_sender.get(sender)
                 if not slots:

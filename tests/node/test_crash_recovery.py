@@ -110,8 +110,15 @@ def test_sigkill_keeps_served_receipts(tmp_path: Path) -> None:
         nonces = _resync_nonces(node.url, keys)
         account = Account.from_key(keys[0])
         tx = account.sign_transaction(
-            {"to": account.address, "value": 0, "gas": 21_000, "maxFeePerGas": 10**11,
-             "maxPriorityFeePerGas": 1, "nonce": nonces[account.address], "chainId": CHAIN_ID}
+            {
+                "to": account.address,
+                "value": 0,
+                "gas": 21_000,
+                "maxFeePerGas": 10**11,
+                "maxPriorityFeePerGas": 1,
+                "nonce": nonces[account.address],
+                "chainId": CHAIN_ID,
+            }
         )
         tx_hash = rpc(node.url, "eth_sendRawTransaction", ["0x" + tx.raw_transaction.hex()])["result"]
         deadline = time.monotonic() + 15

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth_account import Account
 
 from node.chain.chain import Chain, initialize_store
 from node.chain.crypto import address_of_private_key
