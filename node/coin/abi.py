@@ -14,7 +14,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
-from eth_abi.grammar import ABIType, TupleType, parse
+from eth_abi.grammar import ABIType, BasicType, TupleType, parse
 from eth_utils import (
     abi_to_signature,
     event_abi_to_log_topic,
@@ -28,6 +28,10 @@ from eth_utils import (
 
 from node.coin.artifacts import GOLD_COIN, MINT_AUTHORITY, TEST_CONTRACT_AUTHORITY, load_artifact
 from node.coin.errors import AbiLookupError
+
+#: One entry of a contract's JSON ABI. Typed as Any because eth-utils annotates its helpers with
+#: its own TypedDicts, which JSON loaded at run time cannot be checked against.
+AbiItem = Any
 
 #: Selector of Solidity's ``Error(string)``, raised by ``require(cond, "message")``.
 ERROR_STRING_SELECTOR = keccak(text="Error(string)")[:4]
@@ -65,8 +69,8 @@ class ContractInterface:
     Functions are looked up by name, because the coin contracts overload none.
     """
 
-    def __init__(self, abi: Sequence[dict[str, Any]]) -> None:
-        self.abi = tuple(abi)
+    def __init__(self, abi: Sequence[AbiItem]) -> None:
+        self.abi: tuple[AbiItem, ...] = tuple(abi)
         self._functions = {item["name"]: item for item in self.abi if item["type"] == "function"}
         self._events_by_topic = {
             event_abi_to_log_topic(item): item
@@ -82,7 +86,7 @@ class ContractInterface:
     def from_artifact(cls, name: str) -> ContractInterface:
         return cls(load_artifact(name).abi)
 
-    def function_abi(self, function: str) -> dict[str, Any]:
+    def function_abi(self, function: str) -> AbiItem:
         try:
             return self._functions[function]
         except KeyError:
@@ -147,16 +151,17 @@ class ContractInterface:
         return sorted(abi_to_signature(item) for item in self._errors_by_selector.values())
 
     def argument_names(self, function: str) -> list[str]:
-        return list(get_abi_input_names(self.function_abi(function)))
+        return [str(name) for name in get_abi_input_names(self.function_abi(function))]
 
 
 def _is_dynamic(abi_type: str) -> bool:
     return abi_type in ("string", "bytes") or abi_type.endswith("[]") or abi_type == "tuple"
 
 
-def _abi_type(param: dict[str, Any]) -> str:
+def _abi_type(param: AbiItem) -> str:
     """Return the canonical type string of one ABI parameter, expanding tuples."""
-    return get_abi_input_types({"type": "function", "name": "_", "inputs": [param]})[0]
+    wrapper: AbiItem = {"type": "function", "name": "_", "inputs": [param]}
+    return get_abi_input_types(wrapper)[0]
 
 
 def _checksum_addresses(abi_type: ABIType, value: Any) -> Any:
@@ -167,7 +172,7 @@ def _checksum_addresses(abi_type: ABIType, value: Any) -> Any:
         return tuple(
             _checksum_addresses(component, item) for component, item in zip(abi_type.components, value, strict=True)
         )
-    if abi_type.base == "address":
+    if isinstance(abi_type, BasicType) and abi_type.base == "address":
         return to_checksum_address(value)
     return value
 

@@ -25,7 +25,7 @@ from eth.rlp.accounts import Account as AccountRecord
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.prague import PragueState
 from eth.vm.message import Message
-from eth_typing import Address
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 from trie import HexaryTrie
 
@@ -80,7 +80,7 @@ def _execution_context(chain_id: int, timestamp: int) -> ExecutionContext:
     return ExecutionContext(
         coinbase=ZERO_ADDRESS,
         timestamp=timestamp,
-        block_number=0,
+        block_number=BlockNumber(0),
         difficulty=0,
         mix_hash=ZERO_HASH32,
         gas_limit=CONSTRUCTOR_GAS,
@@ -91,7 +91,7 @@ def _execution_context(chain_id: int, timestamp: int) -> ExecutionContext:
     )
 
 
-def _run_constructor(state: PragueState, target: bytes, initcode: bytes, name: str) -> None:
+def _run_constructor(state: PragueState, target: Address, initcode: bytes, name: str) -> None:
     """Run ``initcode`` as a CREATE whose new account is ``target``; raise PredeployFailed on revert."""
     if state.get_code(target) or state.get_nonce(target):
         raise PredeployFailed(f"{name} target {to_checksum_address(target)} already has code or a nonce")
@@ -124,8 +124,8 @@ def _storage_root(storage: dict[int, int]) -> bytes:
 def _verify_account(
     db: AtomicDB,
     context: ExecutionContext,
-    state_root: bytes,
-    address: bytes,
+    state_root: Hash32,
+    address: Address,
     code: bytes,
     storage: dict[int, int],
 ) -> None:
