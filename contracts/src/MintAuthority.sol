@@ -12,6 +12,8 @@ import {GoldCoin} from "./GoldCoin.sol";
 /// an account without code, ERC-1271 `isValidSignature` for a contract such as a Safe) or by the
 /// authority calling `approve(proposalHash)` itself. The proposal hash is the full EIP-712
 /// digest, so it binds the chain id and this contract's address.
+/// NOTE: an authority account that carries EIP-7702 delegation code counts as a contract here,
+/// so its signatures are checked only through ERC-1271 (OpenZeppelin 5.4 SignatureChecker).
 ///
 /// Rules enforced at execution:
 /// - Each nonce executes at most once, shared by mint proposals and authority-set changes, and
