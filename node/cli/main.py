@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import getpass
 import json
 import logging
@@ -18,6 +19,8 @@ from node.errors import KuraError
 #: The dev genesis shipped beside the package (editable installs).
 DEV_GENESIS = Path(__file__).resolve().parents[2] / "genesis" / "dev.json"
 DEFAULT_RPC_PORT = 8545
+#: Modules that add command groups; each has ``register(subparsers)``.
+_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _configure_logging(level: str) -> None:
@@ -250,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = account_commands.add_parser("list", help=_("list the accounts in a keystore directory"))
     listing.add_argument("--keystore", required=True, help=_("keystore directory"))
     listing.set_defaults(handler=cmd_account_list)
+
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
