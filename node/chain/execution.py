@@ -19,11 +19,11 @@ from typing import cast
 
 from eth.abc import ChainContextAPI, ReceiptAPI, SignedTransactionAPI
 from eth.constants import BLANK_ROOT_HASH
-from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import HeaderNotFound
 from eth_utils import ValidationError
 
 from node.chain.header import KuraBlock, KuraHeader
+from node.chain.trie import ordered_trie_root
 from node.chain.vm import KuraVM
 from node.errors import BlockValidationError
 from node.store.overlay import StateOverlay
@@ -122,8 +122,8 @@ def execute_block(
 
     vm.state.persist()
     state_root = vm.state.state_root
-    transaction_root, _ = make_trie_root_and_nodes(included)
-    receipt_root, _ = make_trie_root_and_nodes(receipts)
+    transaction_root = ordered_trie_root([tx.encode() for tx in included])
+    receipt_root = ordered_trie_root([receipt.encode() for receipt in receipts])
 
     final = header.copy(
         state_root=state_root,
