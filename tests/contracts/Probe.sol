@@ -3,8 +3,8 @@ pragma solidity 0.8.30;
 
 /// @title Probe
 /// @notice Test contract for the JSON-RPC suites: a counter that emits events with
-/// indexed topics, reverts with a reason string or a custom error, takes ether and
-/// reaches itself through an external call.
+/// indexed topics, reverts with a reason string or a custom error, takes ether, burns
+/// a chosen amount of gas and reaches itself through external calls.
 contract Probe {
     /// Largest step `increment` accepts.
     uint256 public constant MAX_STEP = 100;
@@ -15,6 +15,8 @@ contract Probe {
     address public owner;
     /// Wei sent through `deposit`, per sender.
     mapping(address => uint256) public deposits;
+    /// Storage slot 3: the last digest `churn` stored.
+    bytes32 public lastDigest;
 
     event Incremented(address indexed caller, uint256 indexed total, uint256 step);
     event Deposited(address indexed sender, uint256 amount);
@@ -38,10 +40,27 @@ contract Probe {
         return count;
     }
 
-    /// Call `increment` through an external self-call, so the transaction needs more
-    /// gas than it uses (a call forwards at most 63/64 of the remaining gas).
+    /// Call `increment` through an external self-call, so the event's caller topic is
+    /// this contract.
     function incrementViaCall(uint256 step) external returns (uint256) {
         return this.increment(step);
+    }
+
+    /// Hash `rounds` times, starting from `lastDigest`, and store the result; the gas
+    /// used grows linearly with `rounds`.
+    function churn(uint256 rounds) public returns (bytes32 digest) {
+        digest = lastDigest;
+        for (uint256 i = 0; i < rounds; i++) {
+            digest = keccak256(abi.encode(digest, i));
+        }
+        lastDigest = digest;
+    }
+
+    /// Call `churn` through an external self-call. With many rounds the call needs a gas
+    /// limit well above the gas it uses, because only 63/64 of the remaining gas is
+    /// forwarded to the inner call (EIP-150).
+    function churnViaCall(uint256 rounds) external returns (bytes32) {
+        return this.churn(rounds);
     }
 
     function deposit() external payable {
