@@ -6,13 +6,18 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 
 from node import __version__
 from node.chain.chain import Chain
+from node.chain.crypto import address_of_private_key
 from node.chain.header import KuraHeader
 from node.consensus.single import SingleValidatorEngine
+from node.errors import ConfigError
+from node.p2p.bridge import CoreThread, NetworkBridge
+from node.p2p.network import NetworkConfig, P2PNetwork
 from node.rpc.filters import FilterManager
 from node.rpc.registry import RpcContext, RpcLimits
 from node.rpc.server import create_app
@@ -33,6 +38,16 @@ class NodeOptions:
     accounts: list[bytes] = field(default_factory=list)
     pool_limits: PoolLimits = field(default_factory=PoolLimits)
     rpc_limits: RpcLimits = field(default_factory=RpcLimits)
+    #: Peer-to-peer listening port; None runs without a network.
+    p2p_port: int | None = None
+    p2p_host: str = "127.0.0.1"
+    #: Directory with node.pem, node.key and ca.pem (see node.p2p.identity).
+    tls_dir: str | None = None
+    static_peers: tuple[tuple[str, int], ...] = ()
+    #: secp256k1 key naming this node to peers; the validator key when omitted.
+    node_key: bytes | None = None
+    #: Nodes allowed to connect, besides the genesis validators.
+    node_allowlist: frozenset[bytes] = frozenset()
 
 
 class HeadAccounts:
@@ -71,6 +86,10 @@ class Node:
         )
         self.filters = FilterManager()
         self.pool.listeners.append(self.filters.on_pending_transaction)
+        self.core = CoreThread()
+        self.bridge = NetworkBridge(self.chain, self.pool, self.core)
+        self.network = self._make_network(options)
+        self.bridge.network = self.network
         self.engine: SingleValidatorEngine | None = None
         if options.validator_key is not None:
             self.engine = SingleValidatorEngine(
@@ -82,6 +101,7 @@ class Node:
                 empty_block_period=config.empty_block_period,
                 next_base_fee=self.chain.next_base_fee,  # type: ignore[arg-type]
                 has_pending=self.pool.has_pending,
+                on_sealed=self.bridge.announce,
             )
         self.rpc = RpcContext(
             chain=self.chain,
@@ -90,7 +110,23 @@ class Node:
             client_version=CLIENT_VERSION,
             accounts=options.accounts,
             limits=options.rpc_limits,
+            on_transaction=lambda raw: self.bridge.gossip_transactions([raw]),
         )
+
+    def _make_network(self, options: NodeOptions) -> P2PNetwork | None:
+        if options.p2p_port is None:
+            return None
+        node_key = options.node_key or options.validator_key
+        if node_key is None or options.tls_dir is None:
+            raise ConfigError("the p2p network needs a node key and --tls-dir with node.pem, node.key and ca.pem")
+        validators = set(self.chain.config.validators)
+        allowlist = options.node_allowlist
+
+        def is_allowed(address: bytes) -> bool:
+            return address in validators or address in allowlist
+
+        config = NetworkConfig(options.p2p_host, options.p2p_port, Path(options.tls_dir), options.static_peers)
+        return P2PNetwork(config, address_of_private_key(node_key), self.bridge, is_allowed)
 
     def serve(self) -> None:
         head = self.chain.head
@@ -102,6 +138,9 @@ class Node:
             self.options.rpc_host,
             self.options.rpc_port,
         )
+        self.core.start()
+        if self.network is not None:
+            self.network.start()
         if self.engine is not None:
             self.engine.start()
         config = uvicorn.Config(
@@ -121,5 +160,8 @@ class Node:
     def close(self) -> None:
         if self.engine is not None:
             self.engine.stop()
+        if self.network is not None:
+            self.network.stop()
+        self.core.stop()
         self.backend.close()
         logger.info("node stopped height=%d", self.chain.head.block_number)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -20,7 +20,7 @@ from node.errors import KuraError
 DEV_GENESIS = Path(__file__).resolve().parents[2] / "genesis" / "dev.json"
 DEFAULT_RPC_PORT = 8545
 #: Modules that add command groups; each has ``register(subparsers)``.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("node.cli.network",)
 
 
 def _configure_logging(level: str) -> None:
@@ -93,9 +93,55 @@ def cmd_run(args: argparse.Namespace) -> int:
     key = None
     if args.validator_keystore:
         key = _load_validator_key(args.validator_keystore, args.password_file)
-    options = NodeOptions(data_dir=args.data_dir, rpc_host=args.rpc_host, rpc_port=args.rpc_port, validator_key=key)
+    node_key = None
+    if args.node_keystore:
+        node_key = _load_validator_key(args.node_keystore, args.password_file)
+    options = NodeOptions(
+        data_dir=args.data_dir,
+        rpc_host=args.rpc_host,
+        rpc_port=args.rpc_port,
+        validator_key=key,
+        node_key=node_key,
+        p2p_host=args.p2p_host,
+        p2p_port=args.p2p_port,
+        tls_dir=args.tls_dir,
+        static_peers=tuple(args.peers),
+        node_allowlist=_read_allowlist(args.node_allowlist),
+    )
     Node(options).serve()
     return 0
+
+
+def _peer(value: str) -> tuple[str, int]:
+    host, _separator, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(_("peer {value!r} is not HOST:PORT").format(value=value))
+    return host, int(port)
+
+
+def _read_allowlist(path: str | None) -> frozenset[bytes]:
+    """Addresses from a file, one 0x-hex address per line; # starts a comment."""
+    if path is None:
+        return frozenset()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise KuraError(_("cannot read the node allowlist {path}: {error}").format(path=path, error=error)) from None
+    addresses = set()
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            raw = bytes.fromhex(text.removeprefix("0x"))
+        except ValueError:
+            raw = b""
+        if len(raw) != 20:
+            raise KuraError(
+                _("line {number} of {path} is not an address: {text!r}").format(number=number, path=path, text=text)
+            )
+        addresses.add(raw)
+    return frozenset(addresses)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -235,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--validator-keystore", help=_("keystore file of this node's validator key; omit to run without sealing")
     )
     run.add_argument("--password-file", help=_("file holding the keystore password; prompted for when omitted"))
+    run.add_argument("--node-keystore", help=_("keystore file of the key naming a non-validator node to its peers"))
+    run.add_argument("--p2p-port", type=_port, help=_("peer-to-peer port; omit to run without peers"))
+    run.add_argument("--p2p-host", default="127.0.0.1", help=_("address the peer-to-peer server listens on (default 127.0.0.1)"))
+    run.add_argument("--tls-dir", help=_("directory with node.pem, node.key and ca.pem from 'kura p2p cert'"))
+    run.add_argument("--peers", type=_peer, nargs="*", default=[], metavar="HOST:PORT", help=_("peers to connect to"))
+    run.add_argument("--node-allowlist", help=_("file of node addresses allowed to connect besides the validators"))
     add_rpc_options(run)
     run.set_defaults(handler=cmd_run)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from node.chain.crypto import address_of_private_key
+from node.chain.header import KuraHeader
 from node.chain.seal import ExtraData
 from node.consensus.base import BlockSource, TransactionSource
 from node.consensus.seals import add_proposer_seal, commit_seal, with_commit_seals
@@ -36,6 +37,7 @@ class SingleValidatorEngine:
         empty_block_period: int,
         next_base_fee: Callable[[object], int],
         has_pending: threading.Event,
+        on_sealed: Callable[[KuraHeader, list], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.address = address_of_private_key(private_key)
@@ -53,6 +55,7 @@ class SingleValidatorEngine:
         self._next_base_fee = next_base_fee
         self._has_pending = has_pending
         self._clock = clock
+        self._on_sealed = on_sealed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -111,6 +114,8 @@ class SingleValidatorEngine:
         executed.header = with_commit_seals(proposed, [commit_seal(proposed, self._key)])
         self._chain.commit(executed)
         self._pool.on_block(executed.transactions, executed.rejected)
+        if self._on_sealed is not None:
+            self._on_sealed(executed.header, executed.transactions)
 
         header = executed.header
         logger.info(

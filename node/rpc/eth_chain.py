@@ -246,10 +246,13 @@ def get_block_receipts(ctx: RpcContext, params: list[Any]) -> list[dict[str, Any
 @method("eth_sendRawTransaction")
 def send_raw_transaction(ctx: RpcContext, params: list[Any]) -> str:
     (raw,) = p.expect(params, 1, 1)
+    raw_bytes = p.data(raw, "input")
     try:
-        tx_hash = ctx.pool.add_raw(p.data(raw, "input"))
+        tx_hash = ctx.pool.add_raw(raw_bytes)
     except TxRejected as rejection:
         logger.warning("rejected transaction reason=%r", rejection.message)
         raise
+    if ctx.on_transaction is not None:
+        ctx.on_transaction(raw_bytes)
     logger.debug("accepted transaction tx=0x%s", tx_hash.hex())
     return hex_bytes(tx_hash)

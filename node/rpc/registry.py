@@ -39,6 +39,8 @@ class RpcContext:
     client_version: str
     accounts: list[bytes] = field(default_factory=list)
     limits: RpcLimits = field(default_factory=RpcLimits)
+    #: Called with the raw bytes of each transaction accepted over RPC.
+    on_transaction: Callable[[bytes], None] | None = None
 
 
 def method(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:

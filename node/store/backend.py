@@ -56,6 +56,8 @@ class LevelDBBackend:
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
         self.path = os.fspath(path)
+        if create:
+            os.makedirs(self.path, exist_ok=True)
         try:
             self._db = plyvel.DB(self.path, create_if_missing=create)
         except plyvel.IOError as error:

@@ -1,0 +1,1 @@
+"""Peer-to-peer transport: mutual TLS between allowlisted nodes, msgpack frames."""
