@@ -50,13 +50,21 @@ def _write_keystore(path: Path, key: bytes) -> None:
     os.chmod(path, 0o600)
 
 
-def _devnet_layout(args: argparse.Namespace) -> dict[str, Any]:
+def prepare_devnet(
+    root: Path,
+    *,
+    validators: int,
+    rpc_nodes: int,
+    p2p_base_port: int,
+    rpc_base_port: int,
+    genesis_path: Path | None = None,
+) -> dict[str, Any]:
+    """Create keys, certificates and a genesis for a devnet in ``root``, once; return its layout."""
     from eth_account import Account
 
     from node.chain.crypto import address_of_private_key
     from node.p2p.identity import NetworkCA
 
-    root = Path(args.dir)
     if (root / "devnet.json").exists():
         return json.loads((root / "devnet.json").read_text(encoding="utf-8"))
     root.mkdir(parents=True, exist_ok=True)
@@ -64,8 +72,8 @@ def _devnet_layout(args: argparse.Namespace) -> dict[str, Any]:
     ca = NetworkCA.create("Kura devnet CA")
     ca.save(root / "ca")
 
-    nodes = []
-    total = args.validators + args.rpc_nodes
+    nodes: list[dict[str, Any]] = []
+    total = validators + rpc_nodes
     for index in range(total):
         key = bytes(Account.create().key)
         directory = root / f"node{index}"
@@ -76,13 +84,13 @@ def _devnet_layout(args: argparse.Namespace) -> dict[str, Any]:
             {
                 "name": f"node{index}",
                 "address": "0x" + address_of_private_key(key).hex(),
-                "validator": index < args.validators,
-                "p2p_port": args.p2p_base_port + index,
-                "rpc_port": args.rpc_base_port + index,
+                "validator": index < validators,
+                "p2p_port": p2p_base_port + index,
+                "rpc_port": rpc_base_port + index,
             }
         )
 
-    genesis = json.loads(Path(args.genesis or DEVNET_DEFAULT_GENESIS).read_text(encoding="utf-8"))
+    genesis = json.loads((genesis_path or DEVNET_DEFAULT_GENESIS).read_text(encoding="utf-8"))
     genesis["config"].setdefault("qbft", {})["validators"] = [n["address"] for n in nodes if n["validator"]]
     (root / "genesis.json").write_text(json.dumps(genesis, indent=2), encoding="utf-8")
     allowlist = "\n".join(n["address"] for n in nodes if not n["validator"]) + "\n"
@@ -93,7 +101,8 @@ def _devnet_layout(args: argparse.Namespace) -> dict[str, Any]:
     return layout
 
 
-def _node_command(root: Path, node: dict[str, Any], nodes: list[dict[str, Any]]) -> list[str]:
+def node_command(root: Path, node: dict[str, Any], nodes: list[dict[str, Any]]) -> list[str]:
+    """The ``kura run`` command line of one devnet node."""
     directory = root / node["name"]
     keystore_flag = "--validator-keystore" if node["validator"] else "--node-keystore"
     peers = [f"127.0.0.1:{other['p2p_port']}" for other in nodes if other is not node]
@@ -110,26 +119,37 @@ def _node_command(root: Path, node: dict[str, Any], nodes: list[dict[str, Any]])
     ]  # fmt: skip
 
 
-def cmd_devnet(args: argparse.Namespace) -> int:
+def initialize_devnet_node(root: Path, node: dict[str, Any]) -> None:
+    """Write the devnet genesis into a node's data directory unless it is there."""
     from node.chain.chain import initialize_store
     from node.chain.genesis import load_genesis
     from node.store.backend import LevelDBBackend
 
+    backend = LevelDBBackend(root / node["name"] / "data" / "chaindata", create=True)
+    try:
+        initialize_store(backend, load_genesis(root / "genesis.json"))
+    finally:
+        backend.close()
+
+
+def cmd_devnet(args: argparse.Namespace) -> int:
     root = Path(args.dir)
-    layout = _devnet_layout(args)
+    layout = prepare_devnet(
+        root,
+        validators=args.validators,
+        rpc_nodes=args.rpc_nodes,
+        p2p_base_port=args.p2p_base_port,
+        rpc_base_port=args.rpc_base_port,
+        genesis_path=Path(args.genesis) if args.genesis else None,
+    )
     nodes = layout["nodes"]
-    genesis = load_genesis(root / "genesis.json")
     for node in nodes:
-        backend = LevelDBBackend(root / node["name"] / "data" / "chaindata", create=True)
-        try:
-            initialize_store(backend, genesis)
-        finally:
-            backend.close()
+        initialize_devnet_node(root, node)
 
     processes = []
     for node in nodes:
         log = open(root / node["name"] / "node.log", "ab")
-        processes.append(subprocess.Popen(_node_command(root, node, nodes), stdout=log, stderr=subprocess.STDOUT))
+        processes.append(subprocess.Popen(node_command(root, node, nodes), stdout=log, stderr=subprocess.STDOUT))
         log.close()
     (root / "pids").write_text("\n".join(str(p.pid) for p in processes) + "\n", encoding="utf-8")
 

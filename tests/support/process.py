@@ -34,10 +34,13 @@ def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float =
 class NodeProcess:
     """A ``kura`` subprocess with its log captured to a file."""
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, args: list[str], log_path: Path, env: dict[str, str] | None = None, *, port: int | None = None
+    ) -> None:
+        """``port`` None picks a free RPC port and appends ``--rpc-port``; else ``args`` already name it."""
+        self.port = port if port is not None else free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [*args, "--rpc-port", str(self.port)]
+        self.args = list(args) if port is not None else [*args, "--rpc-port", str(self.port)]
         self.log_path = log_path
         self.env = {**os.environ, "ETH_HASH_BACKEND": "pysha3", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
@@ -45,7 +48,7 @@ class NodeProcess:
     def start(self, timeout: float = 30) -> NodeProcess:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli.main", *self.args],
+            self.args if self.args[0] == sys.executable else [sys.executable, "-m", "node.cli.main", *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
