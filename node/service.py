@@ -15,6 +15,7 @@ from node.chain.chain import Chain
 from node.chain.crypto import address_of_private_key
 from node.chain.header import KuraHeader
 from node.consensus.single import SingleValidatorEngine
+from node.consensus.validators import ValidatorTracker, VoteBox
 from node.errors import ConfigError
 from node.p2p.bridge import CoreThread, NetworkBridge
 from node.p2p.network import NetworkConfig, P2PNetwork
@@ -86,8 +87,12 @@ class Node:
         )
         self.filters = FilterManager()
         self.pool.listeners.append(self.filters.on_pending_transaction)
+        genesis_header = self.chain.header_by_number(0)
+        assert genesis_header is not None
+        self.validators = ValidatorTracker(self.chain.store.header_by_hash, genesis_header)
+        self.votes = VoteBox()
         self.core = CoreThread()
-        self.bridge = NetworkBridge(self.chain, self.pool, self.core)
+        self.bridge = NetworkBridge(self.chain, self.pool, self.core, self.validators.next_validators)
         self.network = self._make_network(options)
         self.bridge.network = self.network
         self.engine: SingleValidatorEngine | None = None
@@ -111,6 +116,8 @@ class Node:
             accounts=options.accounts,
             limits=options.rpc_limits,
             on_transaction=lambda raw: self.bridge.gossip_transactions([raw]),
+            validators=self.validators,
+            votes=self.votes if options.validator_key is not None else None,
         )
 
     def _make_network(self, options: NodeOptions) -> P2PNetwork | None:

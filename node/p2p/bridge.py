@@ -19,7 +19,6 @@ from rlp.sedes import CountableList
 from node.chain.chain import Chain
 from node.chain.header import KuraHeader
 from node.consensus.seals import verify_seals
-from node.consensus.validators import next_validators
 from node.errors import BlockValidationError, TxRejected
 from node.p2p import wire
 from node.p2p.network import Handler, P2PNetwork, Peer
@@ -72,8 +71,15 @@ def decode_block(header_rlp: bytes, body_rlp: bytes) -> tuple[KuraHeader, list]:
 class NetworkBridge(Handler):
     """Connects the network to the chain, the pool and the consensus engine."""
 
-    def __init__(self, chain: Chain, pool: TxPool, core: CoreThread) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        pool: TxPool,
+        core: CoreThread,
+        validators_for: Callable[[KuraHeader], tuple[bytes, ...]],
+    ) -> None:
         self.chain = chain
+        self.validators_for = validators_for
         self.pool = pool
         self.core = core
         #: Set by the node once the network exists.
@@ -189,7 +195,7 @@ class NetworkBridge(Handler):
         parent = self.chain.store.header_by_hash(header.parent_hash)
         if parent is None:
             raise BlockValidationError("unknown parent", number=header.block_number)
-        verify_seals(header, next_validators(parent))
+        verify_seals(header, self.validators_for(parent))
         executed = self.chain.execute_received(header, transactions)
         self.chain.commit(executed)
         self.pool.on_block(executed.transactions, [])

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from node.chain.chain import Chain
+    from node.consensus.validators import ValidatorTracker, VoteBox
     from node.rpc.filters import FilterManager
     from node.txpool.pool import TxPool
 
@@ -41,6 +42,9 @@ class RpcContext:
     limits: RpcLimits = field(default_factory=RpcLimits)
     #: Called with the raw bytes of each transaction accepted over RPC.
     on_transaction: Callable[[bytes], None] | None = None
+    validators: ValidatorTracker | None = None
+    #: This validator's pending votes; None on a node that does not validate.
+    votes: VoteBox | None = None
 
 
 def method(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:

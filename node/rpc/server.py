@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from node.errors import KuraError
 
 # Importing the namespace modules registers their methods.
-from node.rpc import eth_chain, eth_state, filters, web3_net  # noqa: F401
+from node.rpc import eth_chain, eth_state, filters, qbft, web3_net  # noqa: F401
 from node.rpc.registry import BLOCKING, METHODS, RpcContext
 
 logger = logging.getLogger(__name__)
