@@ -87,36 +87,54 @@ class InProcessChain:
         A transaction that the chain would refuse (bad nonce, too little balance) raises
         py-evm's ValidationError, as a node would reject it at submission.
         """
+        return self.send_raw_transactions([raw_transaction])[0]
+
+    def send_raw_transactions(self, raw_transactions: list[bytes]) -> list[Receipt]:
+        """Mine all of ``raw_transactions`` in one new block, in the order given."""
         vm = self._chain.get_vm()
-        transaction = vm.get_transaction_builder().decode(raw_transaction)
+        builder = vm.get_transaction_builder()
+        transactions = [builder.decode(raw) for raw in raw_transactions]
         timestamp = self._next_timestamp or self.latest_timestamp() + BLOCK_INTERVAL
         self._next_timestamp = None
 
         # The timestamp goes on the pending header before mining, because mine_all executes the
         # transactions against that header and applies a timestamp argument only afterwards.
         self._chain.set_header_timestamp(timestamp)
-        _, receipts, computations = self._chain.mine_all([transaction])
-        receipt, computation = receipts[0], computations[0]
+        _, receipts, computations = self._chain.mine_all(transactions)
         head = self._chain.get_canonical_head()
-        contract_address = None
-        if transaction.to == b"" and not computation.is_error:
-            contract_address = to_checksum_address(computation.msg.storage_address)
-        return Receipt(
-            status=not computation.is_error,
-            gas_used=receipt.gas_used,
-            logs=tuple(
-                Log(
-                    address=to_checksum_address(log.address),
-                    topics=tuple(topic.to_bytes(32, "big") for topic in log.topics),
-                    data=bytes(log.data),
+        results = []
+        # py-evm receipts carry the block's cumulative gas, so each transaction's own gas is the
+        # difference from the receipt before it.
+        previous_cumulative_gas = 0
+        for transaction, receipt, computation in zip(transactions, receipts, computations, strict=True):
+            contract_address = None
+            if transaction.to == b"" and not computation.is_error:
+                contract_address = to_checksum_address(computation.msg.storage_address)
+            results.append(
+                Receipt(
+                    status=not computation.is_error,
+                    gas_used=receipt.gas_used - previous_cumulative_gas,
+                    logs=tuple(
+                        Log(
+                            address=to_checksum_address(log.address),
+                            topics=tuple(topic.to_bytes(32, "big") for topic in log.topics),
+                            data=bytes(log.data),
+                        )
+                        for log in receipt.logs
+                    ),
+                    revert_data=bytes(computation.output) if computation.is_error else b"",
+                    block_number=head.block_number,
+                    block_timestamp=head.timestamp,
+                    contract_address=contract_address,
                 )
-                for log in receipt.logs
-            ),
-            revert_data=bytes(computation.output) if computation.is_error else b"",
-            block_number=head.block_number,
-            block_timestamp=head.timestamp,
-            contract_address=contract_address,
-        )
+            )
+            previous_cumulative_gas = receipt.gas_used
+        return results
+
+    def wait_until(self, timestamp: int) -> None:
+        """Make the next block's timestamp at least ``timestamp``, by setting it rather than waiting."""
+        if timestamp > self.latest_timestamp():
+            self.set_next_block_timestamp(timestamp)
 
     def call(self, to: str, data: bytes, sender: str | None = None) -> CallResult:
         """Run a read-only call against the latest block's state and discard its changes."""

@@ -2,8 +2,8 @@
 
 ``CoinClient`` signs transactions with ``node.coin.transactions``, sends them through a
 ``ChainBackend`` and decodes logs and revert data with ``node.coin.abi``. The tests talk only to
-this client, so moving them from the in-process chain to a real node means writing another
-``ChainBackend``.
+this client. Two backends exist: ``coin_chain.InProcessChain`` on py-evm, and
+``coin_node.NodeChain`` on a ``kura dev`` process.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from node.coin.abi import (
     mint_authority_interface,
 )
 from node.coin.transactions import DEFAULT_GAS, sign_transaction
+
+#: Gas limit of each transaction in a batch. It is lower than DEFAULT_GAS so that a few dozen
+#: transactions fit one block, and above the cost of any single coin call in the tests.
+BATCH_GAS = 500_000
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,32 @@ class ChainBackend(Protocol):
 
     def send_raw_transaction(self, raw_transaction: bytes) -> Receipt: ...
 
+    def send_raw_transactions(self, raw_transactions: list[bytes]) -> list[Receipt]:
+        """Send several transactions at once and return their receipts in the same order.
+
+        The transactions may share a block, so none may depend on another's effects unless
+        they come from the same sender in nonce order.
+        """
+        ...
+
+    def wait_until(self, timestamp: int) -> None:
+        """Return once the next block's timestamp will be at least ``timestamp``."""
+        ...
+
     def call(self, to: str, data: bytes, sender: str | None = None) -> CallResult: ...
 
     def set_next_block_timestamp(self, timestamp: int) -> None:
         """Fix the next block's timestamp; only tests marked ``time_control`` use it."""
         ...
+
+
+@dataclass(frozen=True)
+class TxRequest:
+    """One transaction of a batch, sent from the account of ``private_key``."""
+
+    private_key: bytes
+    to: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -144,9 +169,42 @@ class CoinClient:
             gas=gas,
             max_fee_per_gas=2 * self.backend.base_fee() + 1,
         )
-        receipt = self.backend.send_raw_transaction(raw)
+        return self._outcome(self.backend.send_raw_transaction(raw))
+
+    def _outcome(self, receipt: Receipt) -> TxOutcome:
         error = None if receipt.status else decode_revert(receipt.revert_data, coin_error_interfaces())
         return TxOutcome(receipt=receipt, error=error, events=self._decode_events(receipt.logs))
+
+    def request(self, private_key: bytes, contract: Contract, function: str, *args: Any) -> TxRequest:
+        return TxRequest(private_key, contract.address, contract.interface.encode_call(function, *args))
+
+    def send_batch(self, requests: list[TxRequest], gas: int = BATCH_GAS) -> list[TxOutcome]:
+        """Sign ``requests`` with consecutive nonces per sender and send them together.
+
+        The backend may mine them in one block, so a request must not rely on an earlier request
+        of another sender in the same batch.
+        """
+        next_nonce: dict[str, int] = {}
+        max_fee_per_gas = 2 * self.backend.base_fee() + 1
+        raw_transactions = []
+        for request in requests:
+            sender = Account.from_key(request.private_key).address
+            if sender not in next_nonce:
+                next_nonce[sender] = self.backend.get_nonce(sender)
+            raw_transactions.append(
+                sign_transaction(
+                    request.private_key,
+                    chain_id=self.backend.chain_id,
+                    nonce=next_nonce[sender],
+                    to=request.to,
+                    data=request.data,
+                    gas=gas,
+                    max_fee_per_gas=max_fee_per_gas,
+                )
+            )
+            next_nonce[sender] += 1
+        receipts = self.backend.send_raw_transactions(raw_transactions)
+        return [self._outcome(receipt) for receipt in receipts]
 
     def send(self, private_key: bytes, contract: Contract, function: str, *args: Any) -> TxOutcome:
         return self.send_raw(private_key, contract.address, contract.interface.encode_call(function, *args))
