@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from eth.abc import ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.constants import ZERO_HASH32
@@ -227,11 +227,17 @@ class Chain:
             extra=ExtraData(validators=self.config.validators),
         )
 
-    def run_call(self, header: KuraHeader, transaction: SignedTransactionAPI) -> ComputationAPI:
-        """Execute ``transaction`` on top of ``header``'s state, as in a new block; store nothing."""
+    def run_call(
+        self, header: KuraHeader, make_transaction: Callable[[StateAPI], SignedTransactionAPI]
+    ) -> ComputationAPI:
+        """Execute a transaction on top of ``header``'s state in ``header``'s block context; store nothing.
+
+        ``make_transaction`` receives the state first, so it can read the
+        sender's nonce from the same state object the call runs on.
+        """
         overlay = StateOverlay(self.store.backend)
-        vm = make_vm(header, overlay, self.store.header_by_hash, self.chain_context)
-        return vm.state.apply_transaction(transaction)
+        state = make_vm(header, overlay, self.store.header_by_hash, self.chain_context).state
+        return state.apply_transaction(make_transaction(state))
 
 
 def _show(value: object) -> object:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
-from eth.abc import ComputationAPI
-from eth.exceptions import OutOfGas
+from eth.abc import ComputationAPI, SignedTransactionAPI, StateAPI
+from eth.exceptions import OutOfGas, Revert
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
@@ -90,35 +93,88 @@ def _call_fields(call: Any) -> dict[str, Any]:
     return fields
 
 
-def simulate(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int) -> ComputationAPI:
+@dataclass(frozen=True)
+class CallOutcome:
+    """What a simulated call produced; immutable, so it can be cached."""
+
+    output: bytes
+    #: None on success, "revert" on REVERT, else the EVM error message.
+    error: str | None
+    gas_remaining: int
+
+
+class CallCache:
+    """Outcomes of calls by (block hash, call fields, gas).
+
+    State at a block never changes, so a repeated call on the same block
+    (an exchange polling ``balanceOf`` between blocks) is answered without
+    running the EVM again.
+    """
+
+    def __init__(self, size: int = 4_096) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], CallOutcome] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> CallOutcome | None:
+        with self._lock:
+            outcome = self._entries.get(key)
+            if outcome is not None:
+                self._entries.move_to_end(key)
+            return outcome
+
+    def put(self, key: tuple[Any, ...], outcome: CallOutcome) -> None:
+        with self._lock:
+            self._entries[key] = outcome
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+CALL_CACHE = CallCache()
+
+
+def simulate(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int) -> CallOutcome:
     """Run a call on top of ``header``'s state with ``gas``; nothing is stored.
 
     With no fee given the call runs with a zero base fee, as geth does, so
     an account without ether can still call view functions.
     """
+    key = (header.hash, gas, *sorted(fields.items()))
+    cached = CALL_CACHE.get(key)
+    if cached is not None:
+        return cached
+
     chain = ctx.chain
     max_fee = fields["max_fee"] if fields["max_fee"] is not None else fields["gas_price"]
     if max_fee is None:
         header = header.copy(base_fee_per_gas=0)
         max_fee = 0
     max_tip = fields["max_tip"] if fields["max_tip"] is not None else min(max_fee, max_fee - header.base_fee_per_gas)
-    state_nonce = chain.state_at(header).get_nonce(fields["from"])
-    unsigned = PragueTransactionBuilder.new_unsigned_dynamic_fee_transaction(
-        chain_id=chain.chain_id,
-        nonce=state_nonce,
-        max_priority_fee_per_gas=max(max_tip, 0),
-        max_fee_per_gas=max_fee,
-        gas=gas,
-        to=fields["to"],
-        value=fields["value"],
-        data=fields["data"],
-        access_list=[],
-    )
-    spoofed = SpoofTransaction(unsigned, from_=fields["from"])
+
+    def make_transaction(state: StateAPI) -> SignedTransactionAPI:
+        unsigned = PragueTransactionBuilder.new_unsigned_dynamic_fee_transaction(
+            chain_id=chain.chain_id,
+            nonce=state.get_nonce(fields["from"]),
+            max_priority_fee_per_gas=max(max_tip, 0),
+            max_fee_per_gas=max_fee,
+            gas=gas,
+            to=fields["to"],
+            value=fields["value"],
+            data=fields["data"],
+            access_list=[],
+        )
+        return SpoofTransaction(unsigned, from_=fields["from"])  # type: ignore[return-value]
+
     try:
-        return chain.run_call(header, spoofed)  # type: ignore[arg-type]
-    except ValidationError as error:
-        raise RpcError(-32000, _geth_validation_message(str(error))) from None
+        computation = chain.run_call(header, make_transaction)
+    except ValidationError as invalid:
+        raise RpcError(-32000, _geth_validation_message(str(invalid))) from None
+    failure: str | None = None
+    if computation.is_error:
+        failure = "revert" if isinstance(computation.error, Revert) else _vm_error_message(computation)
+    outcome = CallOutcome(bytes(computation.output), failure, computation.get_gas_remaining())
+    CALL_CACHE.put(key, outcome)
+    return outcome
 
 
 def _geth_validation_message(message: str) -> str:
@@ -158,12 +214,12 @@ def call(ctx: RpcContext, params: list[Any]) -> str:
         raise InvalidParams("state overrides are not supported by this node")
     fields = _call_fields(call_object)
     header = header_for_state(ctx, p.block_ref(block))
-    computation = simulate(ctx, fields, header, _gas_for(ctx, fields, header))
-    if computation.is_error:
-        if computation.error.__class__.__name__ == "Revert":
-            raise revert_error(computation.output)
-        raise RpcError(-32000, _vm_error_message(computation))
-    return hex_bytes(computation.output)
+    outcome = simulate(ctx, fields, header, _gas_for(ctx, fields, header))
+    if outcome.error == "revert":
+        raise revert_error(outcome.output)
+    if outcome.error is not None:
+        raise RpcError(-32000, outcome.error)
+    return hex_bytes(outcome.output)
 
 
 def _vm_error_message(computation: ComputationAPI) -> str:
@@ -183,16 +239,16 @@ def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
     high = _gas_for(ctx, fields, header)
 
     # One run at the cap decides whether the call can succeed at all.
-    computation = simulate(ctx, fields, header, high)
-    if computation.is_error:
-        if computation.error.__class__.__name__ == "Revert":
-            raise revert_error(computation.output)
+    outcome = simulate(ctx, fields, header, high)
+    if outcome.error == "revert":
+        raise revert_error(outcome.output)
+    if outcome.error is not None:
         raise RpcError(-32000, f"gas required exceeds allowance ({high})")
 
     # Binary search for the least gas that succeeds, as geth does. The gas
     # consumed before refunds is an upper bound when it succeeds; the 63/64
     # rule for calls means the least working limit can exceed gas used.
-    consumed = high - computation.get_gas_remaining()
+    consumed = high - outcome.gas_remaining
     if _succeeds(ctx, fields, header, consumed):
         high = consumed
     low = MIN_TRANSACTION_GAS - 1
@@ -207,6 +263,6 @@ def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
 
 def _succeeds(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int) -> bool:
     try:
-        return not simulate(ctx, fields, header, gas).is_error
+        return simulate(ctx, fields, header, gas).error is None
     except RpcError:
         return False
