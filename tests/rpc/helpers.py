@@ -13,6 +13,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
@@ -65,7 +66,7 @@ def sign_dynamic_fee(
     max_fee: int = 10 * GWEI,
     tip: int = GWEI,
     chain_id: int = DEV_CHAIN_ID,
-) -> str:
+) -> HexStr:
     """An EIP-1559 (type 2) transaction, signed and RLP-encoded as 0x-hex."""
     fields: dict[str, Any] = {
         "type": 2,
@@ -79,7 +80,7 @@ def sign_dynamic_fee(
     }
     if to is not None:
         fields["to"] = to
-    return "0x" + account.sign_transaction(fields).raw_transaction.hex()
+    return HexStr("0x" + account.sign_transaction(fields).raw_transaction.hex())
 
 
 def sign_legacy(
@@ -92,14 +93,14 @@ def sign_legacy(
     gas: int = 21_000,
     gas_price: int = 10 * GWEI,
     chain_id: int | None = DEV_CHAIN_ID,
-) -> str:
+) -> HexStr:
     """A legacy (type 0) transaction; ``chain_id`` None signs it without EIP-155 (v = 27 or 28)."""
     fields: dict[str, Any] = {"nonce": nonce, "gas": gas, "gasPrice": gas_price, "value": value, "data": data}
     if to is not None:
         fields["to"] = to
     if chain_id is not None:
         fields["chainId"] = chain_id
-    return "0x" + account.sign_transaction(fields).raw_transaction.hex()
+    return HexStr("0x" + account.sign_transaction(fields).raw_transaction.hex())
 
 
 def call(url: str, method: str, params: list[Any] | None = None) -> Any:
@@ -131,12 +132,23 @@ def wait_for_receipt(url: str, tx_hash: str, timeout: float = 20) -> dict[str, A
     raise AssertionError(f"transaction {tx_hash} was not mined within {timeout}s")
 
 
+def http_connection(url: str, timeout: float = 60) -> http.client.HTTPConnection:
+    """A connection to the host and port of ``url`` (a node's loopback RPC URL)."""
+    parsed = urllib.parse.urlsplit(url)
+    assert parsed.hostname is not None, f"no host in {url}"
+    return http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+
+
 def post_raw(url: str, body: bytes, headers: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, bytes]:
     """POST ``body`` as it is; return the HTTP status and the response body."""
-    parsed = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    connection = http_connection(url, timeout)
     try:
-        connection.request("POST", parsed.path or "/", body=body, headers={"Content-Type": "application/json", **(headers or {})})
+        connection.request(
+            "POST",
+            urllib.parse.urlsplit(url).path or "/",
+            body=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
         response = connection.getresponse()
         return response.status, response.read()
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from eth_utils import to_checksum_address
 from tests.rpc.helpers import (
     call,
     dev_account,
+    http_connection,
     nonce_of,
     post_json,
     post_raw,
@@ -79,10 +79,11 @@ def test_malformed_json_is_parse_error(shared_node: NodeProcess, body: bytes) ->
 def test_deeply_nested_json_is_parse_error(node: NodeProcess) -> None:
     """200,000 nested arrays (400 KB): geth's decoder stops at depth 10,000 with a parse error."""
     depth = 200_000
+    assert node.process is not None
     try:
         status, raw = post_raw(node.url, b"[" * depth + b"]" * depth)
     except (ConnectionError, http.client.HTTPException) as error:
-        pytest.fail(f"the node dropped the connection ({error!r}); alive: {node.process.poll() is None}")
+        pytest.fail(f"the node dropped the connection ({error!r}); still running: {node.process.poll() is None}")
     response = json.loads(raw)
 
     assert status == 200
@@ -172,7 +173,9 @@ WRONG_PARAMS: list[tuple[str, list[Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "params", "fragment"), WRONG_PARAMS, ids=[f"{m}{p!r}"[:60] for m, p, _ in WRONG_PARAMS])
+@pytest.mark.parametrize(
+    ("method", "params", "fragment"), WRONG_PARAMS, ids=[f"{m}{p!r}"[:60] for m, p, _ in WRONG_PARAMS]
+)
 def test_wrong_params(shared_node: NodeProcess, method: str, params: list[Any], fragment: str) -> None:
     error = single_error(shared_node.url, request(method, params))["error"]
     assert error["code"] == -32602
@@ -219,7 +222,9 @@ MALFORMED_QUANTITIES: list[tuple[str, list[Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "params"), MALFORMED_QUANTITIES, ids=[f"{m}{p!r}"[:60] for m, p in MALFORMED_QUANTITIES])
+@pytest.mark.parametrize(
+    ("method", "params"), MALFORMED_QUANTITIES, ids=[f"{m}{p!r}"[:60] for m, p in MALFORMED_QUANTITIES]
+)
 def test_malformed_quantity(shared_node: NodeProcess, method: str, params: list[Any]) -> None:
     """A quantity is 0x and hex digits only: geth rejects signs, underscores and spaces."""
     error = single_error(shared_node.url, request(method, params))["error"]
@@ -282,12 +287,15 @@ def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
 
 def test_chunked_body_over_limit_rejected(shared_node: NodeProcess) -> None:
     """Without Content-Length the server must count the bytes it reads."""
-    parsed = urllib.parse.urlsplit(shared_node.url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    connection = http_connection(shared_node.url)
     try:
         try:
             connection.request(
-                "POST", "/", body=_chunks(MAX_BODY_BYTES + 1), headers={"Content-Type": "application/json"}, encode_chunked=True
+                "POST",
+                "/",
+                body=_chunks(MAX_BODY_BYTES + 1),
+                headers={"Content-Type": "application/json"},
+                encode_chunked=True,
             )
         except (BrokenPipeError, ConnectionResetError):
             pass  # The server may answer and close before the whole body is sent.
@@ -390,7 +398,9 @@ def test_failing_notification_gets_no_response(shared_node: NodeProcess, payload
 
 def test_batch_of_notifications_gets_no_response(shared_node: NodeProcess) -> None:
     """JSON-RPC 2.0: a batch with nothing to answer gets no body, not an empty array."""
-    status, raw = post_raw(shared_node.url, json.dumps([notification("eth_chainId"), notification("eth_blockNumber")]).encode())
+    status, raw = post_raw(
+        shared_node.url, json.dumps([notification("eth_chainId"), notification("eth_blockNumber")]).encode()
+    )
     assert status in (200, 204)
     assert raw == b""
 
@@ -411,7 +421,11 @@ def test_node_still_serves_and_seals(shared_node: NodeProcess) -> None:
     before = int(call(shared_node.url, "eth_blockNumber"), 16)
 
     sender = dev_account(9)
-    tx_hash = call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce_of(shared_node.url, sender.address), to=RECIPIENT, value=1)])
+    tx_hash = call(
+        shared_node.url,
+        "eth_sendRawTransaction",
+        [sign_dynamic_fee(sender, nonce_of(shared_node.url, sender.address), to=RECIPIENT, value=1)],
+    )
     receipt = wait_for_receipt(shared_node.url, tx_hash)
 
     assert receipt["status"] == "0x1"

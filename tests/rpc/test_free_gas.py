@@ -44,9 +44,15 @@ def free_receipts(free_node: NodeProcess) -> dict[str, dict]:
     """One zero-priced transaction of each type and one that pays a tip."""
     url = free_node.url
     raw = {
-        "dynamic": sign_dynamic_fee(dev_account(0), nonce_of(url, dev_account(0).address), to=RECIPIENT, value=VALUE, max_fee=0, tip=0),
-        "legacy": sign_legacy(dev_account(1), nonce_of(url, dev_account(1).address), to=RECIPIENT, value=VALUE, gas_price=0),
-        "tipped": sign_dynamic_fee(dev_account(2), nonce_of(url, dev_account(2).address), to=RECIPIENT, value=VALUE, max_fee=GWEI, tip=GWEI),
+        "dynamic": sign_dynamic_fee(
+            dev_account(0), nonce_of(url, dev_account(0).address), to=RECIPIENT, value=VALUE, max_fee=0, tip=0
+        ),
+        "legacy": sign_legacy(
+            dev_account(1), nonce_of(url, dev_account(1).address), to=RECIPIENT, value=VALUE, gas_price=0
+        ),
+        "tipped": sign_dynamic_fee(
+            dev_account(2), nonce_of(url, dev_account(2).address), to=RECIPIENT, value=VALUE, max_fee=GWEI, tip=GWEI
+        ),
     }
     hashes = {name: call(url, "eth_sendRawTransaction", [tx]) for name, tx in raw.items()}
     return {name: wait_for_receipt(url, tx_hash) for name, tx_hash in hashes.items()}
@@ -102,10 +108,16 @@ def test_same_price_replacement_rejected(free_node: NodeProcess) -> None:
     """geth replaces a pooled transaction only if fee cap and tip both rise, so 0 to 0 is rejected."""
     sender = dev_account(4)
     gapped_nonce = nonce_of(free_node.url, sender.address) + 1
-    call(free_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, gapped_nonce, to=RECIPIENT, value=1, max_fee=0, tip=0)])
+    call(
+        free_node.url,
+        "eth_sendRawTransaction",
+        [sign_dynamic_fee(sender, gapped_nonce, to=RECIPIENT, value=1, max_fee=0, tip=0)],
+    )
 
     error = call_error(
-        free_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, gapped_nonce, to=RECIPIENT, value=2, max_fee=0, tip=0)]
+        free_node.url,
+        "eth_sendRawTransaction",
+        [sign_dynamic_fee(sender, gapped_nonce, to=RECIPIENT, value=2, max_fee=0, tip=0)],
     )
     assert error["message"] == "replacement transaction underpriced"
 

@@ -17,7 +17,6 @@ from eth_utils import to_checksum_address
 from tests.rpc.helpers import (
     GWEI,
     call,
-    call_error,
     dev_account,
     nonce_of,
     sign_dynamic_fee,
@@ -43,7 +42,10 @@ def rejection(url: str, raw: str) -> dict[str, Any]:
 def test_nonce_too_low(shared_node: NodeProcess) -> None:
     sender = dev_account(7)
     nonce = nonce_of(shared_node.url, sender.address)
-    wait_for_receipt(shared_node.url, call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce, to=RECIPIENT, value=1)]))
+    wait_for_receipt(
+        shared_node.url,
+        call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce, to=RECIPIENT, value=1)]),
+    )
 
     error = rejection(shared_node.url, sign_dynamic_fee(sender, nonce, to=RECIPIENT, value=2))
     assert error["code"] == -32000
@@ -72,7 +74,11 @@ def test_replacement_needs_ten_percent_bump(shared_node: NodeProcess) -> None:
     sender = dev_account(9)
     nonce = nonce_of(shared_node.url, sender.address)
     max_fee, tip = 10 * GWEI, 2 * GWEI
-    original = call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=1, max_fee=max_fee, tip=tip)])
+    original = call(
+        shared_node.url,
+        "eth_sendRawTransaction",
+        [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=1, max_fee=max_fee, tip=tip)],
+    )
 
     # 5 % more on both fees is not enough.
     low = sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=2, max_fee=max_fee * 105 // 100, tip=tip * 105 // 100)
@@ -87,13 +93,20 @@ def test_replacement_needs_ten_percent_bump(shared_node: NodeProcess) -> None:
     bumped = call(
         shared_node.url,
         "eth_sendRawTransaction",
-        [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=4, max_fee=max_fee * 110 // 100, tip=tip * 110 // 100)],
+        [
+            sign_dynamic_fee(
+                sender, nonce + 1, to=RECIPIENT, value=4, max_fee=max_fee * 110 // 100, tip=tip * 110 // 100
+            )
+        ],
     )
     assert call(shared_node.url, "eth_getTransactionByHash", [original]) is None
     assert call(shared_node.url, "eth_getTransactionByHash", [bumped])["value"] == hex(4)
 
     # Fill the gap: the replacement is mined, the original never is.
-    wait_for_receipt(shared_node.url, call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce, to=RECIPIENT, value=1)]))
+    wait_for_receipt(
+        shared_node.url,
+        call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce, to=RECIPIENT, value=1)]),
+    )
     assert wait_for_receipt(shared_node.url, bumped)["status"] == "0x1"
     assert call(shared_node.url, "eth_getTransactionReceipt", [original]) is None
 
@@ -102,9 +115,15 @@ def test_replacement_threshold_rounds_down(shared_node: NodeProcess) -> None:
     """geth's threshold is old * 110 / 100 in integer division: a 15 wei tip is replaced by 16 wei."""
     sender = dev_account(10)
     nonce = nonce_of(shared_node.url, sender.address)
-    call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=1, max_fee=10 * GWEI, tip=15)])
+    call(
+        shared_node.url,
+        "eth_sendRawTransaction",
+        [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=1, max_fee=10 * GWEI, tip=15)],
+    )
 
-    response = send(shared_node.url, sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=2, max_fee=20 * GWEI, tip=16))
+    response = send(
+        shared_node.url, sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=2, max_fee=20 * GWEI, tip=16)
+    )
     assert "error" not in response, response.get("error")
 
 
@@ -172,9 +191,13 @@ def test_gapped_nonce_queued_then_promoted(shared_node: NodeProcess) -> None:
 
     # The gapped transaction goes in with one from another sender; once that
     # one is mined, a block has been built with the gapped one in the pool.
-    gapped = call(shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=2)])
+    gapped = call(
+        shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=2)]
+    )
     witness_tx = call(
-        shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(witness, nonce_of(shared_node.url, witness.address), to=RECIPIENT, value=1)]
+        shared_node.url,
+        "eth_sendRawTransaction",
+        [sign_dynamic_fee(witness, nonce_of(shared_node.url, witness.address), to=RECIPIENT, value=1)],
     )
     wait_for_receipt(shared_node.url, witness_tx)
 

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import rlp
 from eth_abi import encode
+from eth_bloom import BloomFilter
+from eth_typing import BlockNumber, HexStr
 from eth_utils import keccak, to_checksum_address
+from trie import HexaryTrie
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import TxReceipt, Wei
 from web3.utils.address import get_create_address
 
 from tests.rpc.helpers import (
@@ -78,10 +82,19 @@ class Scenario:
     deposit: TxReceipt
     increment_via_call: TxReceipt
     transfer: TxReceipt
+    #: Every signed transaction the scenario sent, by hash.
+    raw_transactions: dict[str, HexStr]
 
     @property
     def receipts(self) -> list[TxReceipt]:
-        mined = [self.deploy, self.increment, self.legacy_increment, self.deposit, self.increment_via_call, self.transfer]
+        mined = [
+            self.deploy,
+            self.increment,
+            self.legacy_increment,
+            self.deposit,
+            self.increment_via_call,
+            self.transfer,
+        ]
         return sorted(mined, key=lambda r: (r["blockNumber"], r["transactionIndex"]))
 
     @property
@@ -149,8 +162,11 @@ def scenario(shared_node: NodeProcess) -> Scenario:
         ),
     }
     hashes = {name: w3.eth.send_raw_transaction(tx) for name, tx in raw.items()}
-    receipts = {name: w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.1) for name, h in hashes.items()}
-    return Scenario(w3=w3, url=shared_node.url, probe=probe, **receipts)
+    receipts = {
+        name: w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.1) for name, h in hashes.items()
+    }
+    raw_by_hash = {hashes[name].to_0x_hex(): tx for name, tx in raw.items()}
+    return Scenario(w3=w3, url=shared_node.url, probe=probe, raw_transactions=raw_by_hash, **receipts)
 
 
 # Receipts
@@ -225,9 +241,14 @@ def test_validator_earns_only_tips(scenario: Scenario) -> None:
     """The base fee is burnt; the coinbase gets gasUsed * (effectiveGasPrice - baseFee)."""
     number = scenario.transfer["blockNumber"]
     block = scenario.w3.eth.get_block(number)
-    tips = sum(r["gasUsed"] * (r["effectiveGasPrice"] - block["baseFeePerGas"]) for r in scenario.w3.eth.get_block_receipts(number))
+    tips = sum(
+        r["gasUsed"] * (r["effectiveGasPrice"] - block["baseFeePerGas"])
+        for r in scenario.w3.eth.get_block_receipts(number)
+    )
 
-    earned = scenario.w3.eth.get_balance(block["miner"], number) - scenario.w3.eth.get_balance(block["miner"], number - 1)
+    earned = scenario.w3.eth.get_balance(block["miner"], number) - scenario.w3.eth.get_balance(
+        block["miner"], number - 1
+    )
     assert earned == tips
 
 
@@ -257,6 +278,61 @@ def test_self_call_event_names_contract(scenario: Scenario) -> None:
     assert [event["args"]["caller"] for event in events] == [scenario.probe.address]
 
 
+def test_logs_bloom_matches_logs(scenario: Scenario) -> None:
+    for number in range(scenario.first_block, scenario.last_block + 1):
+        block_bloom = BloomFilter()
+        for receipt in call(scenario.url, "eth_getBlockReceipts", [hex(number)]):
+            bloom = BloomFilter()
+            for log in receipt["logs"]:
+                bloom.add(bytes.fromhex(log["address"][2:]))
+                for topic in log["topics"]:
+                    bloom.add(bytes.fromhex(topic[2:]))
+            assert receipt["logsBloom"] == "0x" + int(bloom).to_bytes(256, "big").hex(), receipt["transactionHash"]
+            block_bloom |= bloom
+        block = call(scenario.url, "eth_getBlockByNumber", [hex(number), False])
+        assert block["logsBloom"] == "0x" + int(block_bloom).to_bytes(256, "big").hex(), f"block {number}"
+
+
+def _trie_root(items: list[bytes]) -> str:
+    trie = HexaryTrie({})
+    for index, item in enumerate(items):
+        trie[rlp.encode(index)] = item
+    return "0x" + trie.root_hash.hex()
+
+
+def _encode_receipt(receipt: dict[str, Any]) -> bytes:
+    """A receipt as the receipts trie stores it (EIP-2718: type byte, then RLP)."""
+    logs = [
+        [
+            bytes.fromhex(log["address"][2:]),
+            [bytes.fromhex(t[2:]) for t in log["topics"]],
+            bytes.fromhex(log["data"][2:]),
+        ]
+        for log in receipt["logs"]
+    ]
+    body = rlp.encode(
+        [
+            int(receipt["status"], 16),
+            int(receipt["cumulativeGasUsed"], 16),
+            bytes.fromhex(receipt["logsBloom"][2:]),
+            logs,
+        ]
+    )
+    type_id = int(receipt["type"], 16)
+    return body if type_id == 0 else bytes([type_id]) + body
+
+
+def test_block_roots_match_contents(scenario: Scenario) -> None:
+    """transactionsRoot and receiptsRoot recomputed from the signed transactions and the receipts."""
+    for number in range(scenario.first_block, scenario.last_block + 1):
+        block = call(scenario.url, "eth_getBlockByNumber", [hex(number), False])
+        raw = [bytes.fromhex(scenario.raw_transactions[tx_hash][2:]) for tx_hash in block["transactions"]]
+        receipts = call(scenario.url, "eth_getBlockReceipts", [hex(number)])
+
+        assert block["transactionsRoot"] == _trie_root(raw), f"block {number}"
+        assert block["receiptsRoot"] == _trie_root([_encode_receipt(r) for r in receipts]), f"block {number}"
+
+
 # Blocks and transactions
 
 
@@ -274,7 +350,7 @@ def test_block_by_number_and_hash_agree(scenario: Scenario) -> None:
 def test_block_with_full_transactions(scenario: Scenario) -> None:
     receipt = scenario.legacy_increment
     block = scenario.w3.eth.get_block(receipt["blockNumber"], full_transactions=True)
-    transaction = block["transactions"][receipt["transactionIndex"]]
+    transaction: Any = block["transactions"][receipt["transactionIndex"]]
 
     assert transaction["hash"] == receipt["transactionHash"]
     assert transaction["from"] == LEGACY_SENDER.address
@@ -349,8 +425,9 @@ def test_block_receipts_match_single_receipts(scenario: Scenario, selector: str)
         assert block_receipts == []
         return
     singles = [
-        call(scenario.url, "eth_getTransactionReceipt", [tx.to_0x_hex()])
-        for tx in scenario.w3.eth.get_block(number)["transactions"]
+        call(scenario.url, "eth_getTransactionReceipt", [tx_hash.to_0x_hex()])
+        for tx_hash in scenario.w3.eth.get_block(number)["transactions"]
+        if isinstance(tx_hash, bytes)
     ]
     assert block_receipts == singles
 
@@ -396,7 +473,9 @@ def test_eip1898_block_parameter(scenario: Scenario, form: str) -> None:
     assert int(call(scenario.url, "eth_getTransactionCount", [DEPLOYER.address, block]), 16) == nonce_of(
         scenario.url, DEPLOYER.address, hex(number)
     )
-    assert call(scenario.url, "eth_getCode", [scenario.probe.address, block]) == load_artifact("Probe")["deployedBytecode"]
+    assert (
+        call(scenario.url, "eth_getCode", [scenario.probe.address, block]) == load_artifact("Probe")["deployedBytecode"]
+    )
     assert int(call(scenario.url, "eth_call", [count_call, block]), 16) == scenario.probe.functions.count().call(
         block_identifier=number
     )
@@ -435,7 +514,9 @@ def test_call_revert_reason_string(scenario: Scenario) -> None:
 
 def test_call_revert_raw_error(scenario: Scenario) -> None:
     data = scenario.probe.functions.increment(0)._encode_transaction_data()
-    error = call_error(scenario.url, "eth_call", [{"from": ESTIMATOR.address, "to": scenario.probe.address, "data": data}])
+    error = call_error(
+        scenario.url, "eth_call", [{"from": ESTIMATOR.address, "to": scenario.probe.address, "data": data}]
+    )
 
     assert error["code"] == 3
     assert error["message"] == "execution reverted: Probe: step is zero"
@@ -457,7 +538,9 @@ def test_call_custom_error_data(scenario: Scenario) -> None:
 
 def test_estimate_gas_revert_reason(scenario: Scenario) -> None:
     data = scenario.probe.functions.increment(0)._encode_transaction_data()
-    error = call_error(scenario.url, "eth_estimateGas", [{"from": ESTIMATOR.address, "to": scenario.probe.address, "data": data}])
+    error = call_error(
+        scenario.url, "eth_estimateGas", [{"from": ESTIMATOR.address, "to": scenario.probe.address, "data": data}]
+    )
 
     assert error["code"] == 3
     assert error["message"] == "execution reverted: Probe: step is zero"
@@ -471,7 +554,7 @@ def test_estimate_gas_custom_error(scenario: Scenario) -> None:
 
 
 def test_estimate_gas_for_transfer(scenario: Scenario) -> None:
-    assert scenario.w3.eth.estimate_gas({"from": ESTIMATOR.address, "to": UNUSED_ADDRESS, "value": 1}) == 21_000
+    assert scenario.w3.eth.estimate_gas({"from": ESTIMATOR.address, "to": UNUSED_ADDRESS, "value": Wei(1)}) == 21_000
 
 
 def test_estimates_are_enough_and_tight(scenario: Scenario) -> None:
@@ -493,19 +576,44 @@ def test_estimates_are_enough_and_tight(scenario: Scenario) -> None:
     estimates = {}
     hashes = {}
     for offset, (name, function) in enumerate(calls.items()):
-        value = 5 if name == "deposit" else 0
+        value = Wei(5 if name == "deposit" else 0)
         estimates[name] = function.estimate_gas({"from": ESTIMATOR.address, "value": value})
         raw = sign_dynamic_fee(
-            ESTIMATOR, nonce + offset, to=probe.address, value=value, data=function._encode_transaction_data(), gas=estimates[name]
+            ESTIMATOR,
+            nonce + offset,
+            to=probe.address,
+            value=value,
+            data=function._encode_transaction_data(),
+            gas=estimates[name],
         )
         hashes[name] = w3.eth.send_raw_transaction(raw)
 
-    receipts = {name: w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.1) for name, h in hashes.items()}
+    receipts = {
+        name: w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.1) for name, h in hashes.items()
+    }
     for name, receipt in receipts.items():
         assert receipt["status"] == 1, f"{name} failed with gas {estimates[name]}"
         assert receipt["gasUsed"] <= estimates[name], name
-        assert estimates[name] <= receipt["gasUsed"] * 1.1, f"{name}: estimate {estimates[name]}, used {receipt['gasUsed']}"
+        assert estimates[name] <= receipt["gasUsed"] * 1.1, (
+            f"{name}: estimate {estimates[name]}, used {receipt['gasUsed']}"
+        )
     assert estimates["churnViaCall"] > receipts["churnViaCall"]["gasUsed"]
+
+
+def test_deployment_estimate_is_enough(scenario: Scenario) -> None:
+    w3 = scenario.w3
+    artifact = load_artifact("Probe")
+    data = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(1).data_in_transaction
+    estimate = w3.eth.estimate_gas({"from": ESTIMATOR.address, "data": data})
+    nonce = w3.eth.get_transaction_count(ESTIMATOR.address)
+
+    tx_hash = w3.eth.send_raw_transaction(sign_dynamic_fee(ESTIMATOR, nonce, to=None, data=data, gas=estimate))
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.1)
+
+    assert receipt["status"] == 1
+    assert receipt["contractAddress"] == get_create_address(ESTIMATOR.address, nonce)
+    assert w3.eth.get_code(receipt["contractAddress"]).to_0x_hex() == artifact["deployedBytecode"]
+    assert estimate <= receipt["gasUsed"] * 1.1, f"estimate {estimate}, used {receipt['gasUsed']}"
 
 
 def test_call_with_too_little_gas_fails(scenario: Scenario) -> None:
@@ -528,14 +636,20 @@ LOG_QUERIES: dict[str, tuple[dict[str, Any], Any]] = {
     "address list": ({"address": ["PROBE", UNUSED_ADDRESS]}, lambda a, t: True),
     "other address": ({"address": UNUSED_ADDRESS}, lambda a, t: False),
     "topic0": ({"topics": [INCREMENTED_TOPIC]}, lambda a, t: t[0] == INCREMENTED_TOPIC),
-    "topic0 OR": ({"topics": [[INCREMENTED_TOPIC, DEPOSITED_TOPIC]]}, lambda a, t: t[0] in (INCREMENTED_TOPIC, DEPOSITED_TOPIC)),
+    "topic0 OR": (
+        {"topics": [[INCREMENTED_TOPIC, DEPOSITED_TOPIC]]},
+        lambda a, t: t[0] in (INCREMENTED_TOPIC, DEPOSITED_TOPIC),
+    ),
     "topic0 and caller": (
         {"topics": [INCREMENTED_TOPIC, address_topic(DEPLOYER.address).lower()]},
         lambda a, t: t[0] == INCREMENTED_TOPIC and t[1] == address_topic(DEPLOYER.address).lower(),
     ),
     "null then OR": (
         {"topics": [None, [address_topic(DEPLOYER.address).lower(), address_topic(LEGACY_SENDER.address).lower()]]},
-        lambda a, t: len(t) > 1 and t[1] in (address_topic(DEPLOYER.address).lower(), address_topic(LEGACY_SENDER.address).lower()),
+        lambda a, t: (
+            len(t) > 1
+            and t[1] in (address_topic(DEPLOYER.address).lower(), address_topic(LEGACY_SENDER.address).lower())
+        ),
     ),
     "null in the middle": (
         {"topics": [INCREMENTED_TOPIC, None, uint_topic(INITIAL_COUNT + 3)]},
@@ -571,7 +685,11 @@ def test_get_logs_filters(scenario: Scenario, name: str) -> None:
 
 
 def test_get_logs_match_receipt_logs(scenario: Scenario) -> None:
-    query = {"fromBlock": hex(scenario.first_block), "toBlock": hex(scenario.last_block), "address": scenario.probe.address}
+    query = {
+        "fromBlock": hex(scenario.first_block),
+        "toBlock": hex(scenario.last_block),
+        "address": scenario.probe.address,
+    }
     assert call(scenario.url, "eth_getLogs", [query]) == scenario.raw_logs()
 
 
@@ -594,7 +712,9 @@ def test_get_logs_decode_with_web3(scenario: Scenario) -> None:
 
 def _send_increment(scenario: Scenario, step: int) -> dict[str, Any]:
     data = scenario.probe.functions.increment(step)._encode_transaction_data()
-    raw = sign_dynamic_fee(FILTER_SENDER, nonce_of(scenario.url, FILTER_SENDER.address), to=scenario.probe.address, data=data, gas=CALL_GAS)
+    raw = sign_dynamic_fee(
+        FILTER_SENDER, nonce_of(scenario.url, FILTER_SENDER.address), to=scenario.probe.address, data=data, gas=CALL_GAS
+    )
     return wait_for_receipt(scenario.url, call(scenario.url, "eth_sendRawTransaction", [raw]))
 
 
@@ -635,9 +755,12 @@ def test_filter_logs_for_fixed_range(scenario: Scenario) -> None:
 
 
 def test_web3_filter_objects(scenario: Scenario) -> None:
-    event_filter = scenario.w3.eth.filter({"address": scenario.probe.address, "fromBlock": scenario.first_block, "toBlock": scenario.last_block})
+    event_filter = scenario.w3.eth.filter(
+        {"address": scenario.probe.address, "fromBlock": scenario.first_block, "toBlock": scenario.last_block}
+    )
     entries = event_filter.get_all_entries()
     assert len(entries) == len(scenario.raw_logs())
+    assert event_filter.filter_id is not None
     assert scenario.w3.eth.uninstall_filter(event_filter.filter_id) is True
 
 
@@ -657,7 +780,7 @@ def test_pending_nonce_counts_pooled_transactions(scenario: Scenario) -> None:
                 ("eth_getTransactionCount", [PENDING_SENDER.address, "latest"]),
             ],
         )
-        sent, pending, latest_after = (response.get("result") for response in responses)
+        sent, pending, latest_after = (response.get("result", "") for response in responses)
         assert sent is not None, responses[0]
         wait_for_receipt(scenario.url, sent)
         if int(latest_after, 16) == latest:
@@ -679,7 +802,14 @@ def test_pending_transaction_lookup(scenario: Scenario) -> None:
     assert call(scenario.url, "eth_getTransactionReceipt", [tx_hash]) is None
 
     # Fill the gap so the module leaves no queued transaction behind.
-    wait_for_receipt(scenario.url, call(scenario.url, "eth_sendRawTransaction", [sign_dynamic_fee(PENDING_SENDER, nonce, to=UNUSED_ADDRESS, value=2)]))
+    wait_for_receipt(
+        scenario.url,
+        call(
+            scenario.url,
+            "eth_sendRawTransaction",
+            [sign_dynamic_fee(PENDING_SENDER, nonce, to=UNUSED_ADDRESS, value=2)],
+        ),
+    )
     assert wait_for_receipt(scenario.url, tx_hash)["status"] == "0x1"
 
 
@@ -689,13 +819,15 @@ def test_pending_transaction_lookup(scenario: Scenario) -> None:
 def test_fee_history_matches_blocks(scenario: Scenario) -> None:
     newest = scenario.last_block
     count = newest - scenario.first_block + 2
-    percentiles = [0, 50, 100]
-    history = scenario.w3.eth.fee_history(count, newest, percentiles)
+    percentiles = [0.0, 50.0, 100.0]
+    history = scenario.w3.eth.fee_history(count, BlockNumber(newest), percentiles)
     blocks = [scenario.w3.eth.get_block(n) for n in range(newest - count + 1, newest + 1)]
 
     assert history["oldestBlock"] == blocks[0]["number"]
     assert history["baseFeePerGas"][:-1] == [block["baseFeePerGas"] for block in blocks]
-    assert history["baseFeePerGas"][-1] == next_base_fee(blocks[-1]["gasLimit"], blocks[-1]["gasUsed"], blocks[-1]["baseFeePerGas"])
+    assert history["baseFeePerGas"][-1] == next_base_fee(
+        blocks[-1]["gasLimit"], blocks[-1]["gasUsed"], blocks[-1]["baseFeePerGas"]
+    )
     assert history["gasUsedRatio"] == [block["gasUsed"] / block["gasLimit"] for block in blocks]
     assert history["reward"] == [_expected_rewards(scenario.w3, block, percentiles) for block in blocks]
 
@@ -748,7 +880,7 @@ def test_gas_price_is_next_base_fee_plus_tip(scenario: Scenario) -> None:
 def test_max_priority_fee_within_paid_tips(scenario: Scenario) -> None:
     tip = scenario.w3.eth.max_priority_fee
     head = scenario.w3.eth.block_number
-    paid = []
+    paid: list[int] = []
     for number in range(max(0, head - 19), head + 1):
         block = scenario.w3.eth.get_block(number)
         paid.extend(r["effectiveGasPrice"] - block["baseFeePerGas"] for r in scenario.w3.eth.get_block_receipts(number))
@@ -786,9 +918,11 @@ def test_client_version_names_kura(scenario: Scenario) -> None:
 
 
 def _batch(url: str, calls: list[tuple[str, list[Any]]]) -> tuple[int, list[dict[str, Any]]]:
-    payload = [{"jsonrpc": "2.0", "id": index, "method": method, "params": params} for index, (method, params) in enumerate(calls)]
+    payload = [
+        {"jsonrpc": "2.0", "id": index, "method": method, "params": params}
+        for index, (method, params) in enumerate(calls)
+    ]
     status, responses = post_json(url, payload)
     assert status == 200
     assert isinstance(responses, list)
     return status, sorted(responses, key=lambda response: response["id"])
-
