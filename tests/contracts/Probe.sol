@@ -9,7 +9,7 @@ contract Probe {
     /// Largest step `increment` accepts.
     uint256 public constant MAX_STEP = 100;
 
-    /// Storage slot 0.
+    /// Storage slot 0: the counter.
     uint256 public count;
     /// Storage slot 1: the deployer.
     address public owner;

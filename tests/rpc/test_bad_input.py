@@ -298,7 +298,7 @@ def test_chunked_body_over_limit_rejected(shared_node: NodeProcess) -> None:
                 encode_chunked=True,
             )
         except (BrokenPipeError, ConnectionResetError):
-            pass  # The server may answer and close before the whole body is sent.
+            pass  # The server may respond and close before the whole body is sent.
         response = connection.getresponse()
         status, raw = response.status, response.read()
     finally:
@@ -339,7 +339,7 @@ def test_batch_over_limit_rejected(shared_node: NodeProcess) -> None:
 
 
 def test_batch_over_limit_answered_as_array(shared_node: NodeProcess) -> None:
-    """geth answers an oversized batch with a one-element array carrying the first call's id."""
+    """geth responds to an oversized batch with a one-element array that carries the first call's id."""
     batch = [request("eth_chainId", request_id=index + 100) for index in range(MAX_BATCH + 1)]
     _, response = post_json(shared_node.url, batch)
 
@@ -397,7 +397,7 @@ def test_failing_notification_gets_no_response(shared_node: NodeProcess, payload
 
 
 def test_batch_of_notifications_gets_no_response(shared_node: NodeProcess) -> None:
-    """JSON-RPC 2.0: a batch with nothing to answer gets no body, not an empty array."""
+    """JSON-RPC 2.0: a batch that needs no response gets no body, not an empty array."""
     status, raw = post_raw(
         shared_node.url, json.dumps([notification("eth_chainId"), notification("eth_blockNumber")]).encode()
     )
@@ -411,11 +411,11 @@ def test_batch_answers_only_calls(shared_node: NodeProcess) -> None:
     assert responses == [{"jsonrpc": "2.0", "id": 11, "result": hex(1337)}]
 
 
-# After everything above
+# After all the input above
 
 
 def test_node_still_serves_and_seals(shared_node: NodeProcess) -> None:
-    """Runs last in this module: the node answers and still produces blocks."""
+    """Runs last in this module: the node still serves requests and produces blocks."""
     assert shared_node.process is not None
     assert shared_node.process.poll() is None, "the node process exited"
     before = int(call(shared_node.url, "eth_blockNumber"), 16)

@@ -1,7 +1,7 @@
 """Run the ethers v6 suite (tests/js/ethers_suite.mjs) against a fresh dev node.
 
 Needs Node.js and the pinned ethers in tests/js/node_modules (`npm ci` in
-tests/js). Without a ``node`` binary the test is skipped; a missing ethers
+tests/js). Without a ``node`` binary the test is skipped. A missing ethers
 install is a failure, because CI installs it.
 """
 

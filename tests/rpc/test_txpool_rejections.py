@@ -189,8 +189,8 @@ def test_gapped_nonce_queued_then_promoted(shared_node: NodeProcess) -> None:
     witness = dev_account(16)
     nonce = nonce_of(shared_node.url, sender.address)
 
-    # The gapped transaction goes in with one from another sender; once that
-    # one is mined, a block has been built with the gapped one in the pool.
+    # A transaction from another sender goes in with the gapped one. Once it is
+    # mined, a block has been built while the gapped one was in the pool.
     gapped = call(
         shared_node.url, "eth_sendRawTransaction", [sign_dynamic_fee(sender, nonce + 1, to=RECIPIENT, value=2)]
     )

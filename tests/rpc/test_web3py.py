@@ -2,8 +2,8 @@
 types, receipts, blocks, logs, filters, calls, gas estimates and fee data.
 
 One node serves the whole module. The ``scenario`` fixture deploys Probe and
-sends one transaction of each kind; most tests only read what it produced,
-and tests that send their own transactions use their own sender accounts.
+sends one transaction of each kind, and most tests only read what it produced.
+Tests that send their own transactions use their own sender accounts.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def test_transfer_charges_value_and_fee(scenario: Scenario) -> None:
 
 
 def test_validator_earns_only_tips(scenario: Scenario) -> None:
-    """The base fee is burnt; the coinbase gets gasUsed * (effectiveGasPrice - baseFee)."""
+    """The base fee is burnt, so the coinbase gets only gasUsed * (effectiveGasPrice - baseFee)."""
     number = scenario.transfer["blockNumber"]
     block = scenario.w3.eth.get_block(number)
     tips = sum(
@@ -447,7 +447,7 @@ def test_storage_slots_hold_count_and_owner(scenario: Scenario) -> None:
 
 
 def test_storage_slot_as_quantity(scenario: Scenario) -> None:
-    """web3.py sends the slot as a quantity ("0x0"); geth accepts odd-length hex here."""
+    """web3.py sends the slot as a quantity ("0x0"), and geth accepts odd-length hex for it."""
     value = scenario.w3.eth.get_storage_at(scenario.probe.address, 0, scenario.last_block)
     assert int.from_bytes(value, "big") == scenario.probe.functions.count().call(block_identifier=scenario.last_block)
 
@@ -561,7 +561,8 @@ def test_estimates_are_enough_and_tight(scenario: Scenario) -> None:
     """Send each call with exactly its estimate: it must succeed and use most of it.
 
     churnViaCall needs a limit above its gas used, because a call forwards only
-    63/64 of the remaining gas; an estimate of gas used alone would run out.
+    63/64 of the remaining gas (EIP-150). An estimate of the gas used alone
+    would run out of gas.
     """
     w3 = scenario.w3
     probe = scenario.probe
@@ -768,7 +769,7 @@ def test_web3_filter_objects(scenario: Scenario) -> None:
 
 
 def test_pending_nonce_counts_pooled_transactions(scenario: Scenario) -> None:
-    """Send and read both nonces in one batch; retry if a block lands in between."""
+    """Send and read both nonces in one batch, and retry if a block lands in between."""
     for _ in range(5):
         latest = nonce_of(scenario.url, PENDING_SENDER.address)
         raw = sign_dynamic_fee(PENDING_SENDER, latest, to=UNUSED_ADDRESS, value=1)
