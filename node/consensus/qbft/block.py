@@ -1,0 +1,85 @@
+"""The block a QBFT proposal carries: a sealed header and an opaque body.
+
+The engine reads only the header. The body (in the node, the RLP list of
+the block's transactions) is passed unchanged between the block creator
+and the block importer, which bind it to the header through the
+transaction root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+import rlp
+from eth_hash.auto import keccak
+from eth_typing import Hash32
+
+from node.chain.header import KuraHeader
+from node.chain.seal import SealFormatError
+from node.consensus.qbft.errors import DecodeFailure, MessageDecodeError
+from node.consensus.seals import add_proposer_seal
+
+
+@dataclass(frozen=True)
+class ProposedBlock:
+    """A header with its body. ``hash`` is the block hash that prepares, commits and commit seals name."""
+
+    header: KuraHeader
+    body: bytes
+
+    @property
+    def hash(self) -> Hash32:
+        return self.header.hash
+
+    @property
+    def number(self) -> int:
+        return int(self.header.block_number)
+
+    def to_wire(self) -> list[bytes]:
+        return [rlp.encode(self.header), self.body]
+
+    @classmethod
+    def from_wire(cls, fields: Any) -> ProposedBlock:
+        """Decode ``[header RLP, body]``; raise MessageDecodeError(BAD_BLOCK) on anything else."""
+        if not isinstance(fields, list) or len(fields) != 2:
+            raise MessageDecodeError(DecodeFailure.BAD_BLOCK, "block must be [header, body]")
+        header_rlp, body = fields
+        if not isinstance(header_rlp, bytes) or not isinstance(body, bytes):
+            raise MessageDecodeError(DecodeFailure.BAD_BLOCK, "block header and body must be bytes")
+        return cls(decode_header(header_rlp), body)
+
+
+def decode_header(data: bytes) -> KuraHeader:
+    """Decode a header's RLP; raise MessageDecodeError(BAD_BLOCK) if it is not one."""
+    try:
+        return cast(KuraHeader, rlp.decode(data, sedes=KuraHeader))
+    except (rlp.DecodingError, rlp.DeserializationError) as error:
+        raise MessageDecodeError(DecodeFailure.BAD_BLOCK, f"header: {error}") from None
+
+
+def round_free_hash(header: KuraHeader) -> bytes:
+    """Hash of the header with both seals removed and the seal round set to 0.
+
+    Two headers with equal round-free hashes describe the same block
+    content, so a block prepared in one round and re-proposed in a later
+    one can be matched. Raises SealFormatError if extraData is not a seal.
+    """
+    extra = replace(header.seal.without_seals(), round=0)
+    return cast(bytes, keccak(rlp.encode(header.copy(extra_data=extra.encode()))))
+
+
+def with_round(block: ProposedBlock, round: int, private_key: bytes) -> ProposedBlock:
+    """Return ``block`` re-proposed in ``round``: the seal round replaced and the proposer seal re-signed.
+
+    The round is part of the block hash, and commit seals sign the block
+    hash, so a commit seal is valid for one round only. Without this, commit
+    seals from different rounds could add up to a quorum for a block no
+    single round committed.
+    """
+    try:
+        extra = block.header.seal
+    except SealFormatError as error:
+        raise ValueError(f"block {block.number} has no seal to re-round: {error}") from error
+    unsealed = block.header.copy(extra_data=replace(extra, round=round, proposer_seal=b"", commit_seals=()).encode())
+    return ProposedBlock(add_proposer_seal(unsealed, private_key), block.body)

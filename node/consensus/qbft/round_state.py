@@ -1,0 +1,126 @@
+"""Per-round and per-height message collections of the QBFT state machine.
+
+Each collection keeps at most one message per author and kind: the first
+valid one. A later message with the same content is a duplicate (the
+network may deliver one twice); one with other content is a conflict, which
+only a byzantine author sends, and is dropped too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+from node.consensus.qbft.block import ProposedBlock
+from node.consensus.qbft.messages import Commit, Prepare, PreparePayload, Proposal, RoundChange, Signed
+
+M = TypeVar("M", Prepare, Commit, RoundChange)
+
+
+class AddResult(Enum):
+    ADDED = "added"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class PreparedCertificate:
+    """A block this node saw a quorum prepare in ``round``, with those prepares.
+
+    Once prepared, a node reports the certificate in each round change of
+    the height, so any later proposal must re-propose this block unless a
+    higher round prepared another one.
+    """
+
+    round: int
+    block: ProposedBlock
+    prepares: tuple[Signed[PreparePayload], ...]
+
+
+@dataclass
+class RoundState:
+    """What one round of one height has collected, and what this node has sent in it."""
+
+    round: int
+    quorum: int
+    proposal: Proposal | None = None
+    sent_proposal: bool = False
+    sent_commit: bool = False
+    prepares: dict[bytes, Prepare] = field(default_factory=dict)
+    commits: dict[bytes, Commit] = field(default_factory=dict)
+
+    def add_prepare(self, prepare: Prepare) -> AddResult:
+        return _add(self.prepares, prepare)
+
+    def add_commit(self, commit: Commit) -> AddResult:
+        return _add(self.commits, commit)
+
+    def prepares_for(self, digest: bytes) -> tuple[Signed[PreparePayload], ...]:
+        return tuple(prepare.signed for prepare in self.prepares.values() if prepare.digest == digest)
+
+    def commits_for(self, digest: bytes) -> list[Commit]:
+        return [commit for commit in self.commits.values() if commit.digest == digest]
+
+    def prepared_certificate(self) -> PreparedCertificate | None:
+        """The certificate for the accepted proposal once a quorum prepared it, else None."""
+        if self.proposal is None:
+            return None
+        prepares = self.prepares_for(self.proposal.digest)
+        if len(prepares) < self.quorum:
+            return None
+        return PreparedCertificate(self.round, self.proposal.block, prepares)
+
+
+class RoundChangeSet:
+    """Valid round changes of one height, by target round and author."""
+
+    def __init__(self, quorum: int, max_faulty: int) -> None:
+        self._quorum = quorum
+        self._max_faulty = max_faulty
+        self._by_round: dict[int, dict[bytes, RoundChange]] = {}
+
+    def add(self, round_change: RoundChange) -> AddResult:
+        collected = self._by_round.setdefault(round_change.round, {})
+        return _add(collected, round_change)
+
+    def discard_below(self, round: int) -> None:
+        for stale in [r for r in self._by_round if r < round]:
+            del self._by_round[stale]
+
+    def catch_up_round(self, current: int) -> int | None:
+        """The round to move to because f+1 validators are past ``current``, else None.
+
+        f+1 authors include at least one honest validator, so the lowest of
+        their rounds is a round some honest validator reached. Each author
+        counts with its highest round; the result is the highest round that
+        f+1 of them have reached.
+        """
+        highest: dict[bytes, int] = {}
+        for round, collected in self._by_round.items():
+            if round <= current:
+                continue
+            for author in collected:
+                highest[author] = max(highest.get(author, round), round)
+        needed = self._max_faulty + 1
+        if len(highest) < needed:
+            return None
+        return sorted(highest.values(), reverse=True)[needed - 1]
+
+    def justification(self, round: int) -> list[RoundChange] | None:
+        """A quorum of round changes for ``round`` that includes the highest prepared one, else None."""
+        collected = list(self._by_round.get(round, {}).values())
+        if len(collected) < self._quorum:
+            return None
+        collected.sort(key=lambda rc: -1 if rc.prepared_round is None else rc.prepared_round, reverse=True)
+        return collected[: self._quorum]
+
+
+def _add(collected: dict[bytes, M], message: M) -> AddResult:
+    existing = collected.get(message.author)
+    if existing is None:
+        collected[message.author] = message
+        return AddResult.ADDED
+    if existing.signed.encoded == message.signed.encoded:
+        return AddResult.DUPLICATE
+    return AddResult.CONFLICT

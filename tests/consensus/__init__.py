@@ -1,0 +1,1 @@
+"""QBFT engine: message format, validation rules, and simulated networks of validators."""
