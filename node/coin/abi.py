@@ -135,6 +135,13 @@ class ContractInterface:
         args.update(zip((param["name"] for param in plain), plain_values, strict=True))
         return DecodedEvent(name=item["name"], address=bytes(address), args=args)
 
+    def event_topic(self, event: str) -> bytes:
+        """Return an event's topic 0: keccak256 of its signature."""
+        for topic, item in self._events_by_topic.items():
+            if item["name"] == event:
+                return topic
+        raise AbiLookupError(f"event {event!r} is not in the contract ABI")
+
     def decode_error(self, data: bytes) -> DecodedError | None:
         """Decode revert data as one of this contract's custom errors; None if none matches."""
         item = self._errors_by_selector.get(bytes(data[:4]))

@@ -54,6 +54,8 @@ class LogEntry:
     address: str
     topics: tuple[bytes, ...]
     data: bytes
+    block_number: int
+    transaction_hash: bytes
 
 
 @dataclass(frozen=True)
@@ -315,4 +317,6 @@ def _log_entry(entry: Any) -> LogEntry:
         address=to_checksum_address(entry["address"]),
         topics=tuple(bytes(topic) for topic in entry["topics"]),
         data=bytes(entry["data"]),
+        block_number=int(entry["blockNumber"]),
+        transaction_hash=bytes(entry["transactionHash"]),
     )
