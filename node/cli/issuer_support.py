@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,14 +148,21 @@ def confirm(question: str) -> bool:
     except EOFError:
         print()
         return False
-    return answer.strip().lower() in ("y", "yes", _("y"), _("yes"))
+    # "y" and "yes" work in every language, beside the translation of "yes".
+    return answer.strip().lower() in ("y", "yes", _("yes"))
+
+
+def display_width(text: str) -> int:
+    """Return the terminal columns ``text`` takes: two for wide and fullwidth characters such as kanji."""
+    return sum(2 if unicodedata.east_asian_width(character) in ("W", "F") else 1 for character in text)
 
 
 def print_rows(rows: list[tuple[str, str]], indent: str = "  ") -> None:
-    """Print label and value pairs with the values aligned."""
-    width = max(len(label) for label, _value in rows)
+    """Print label and value pairs with the values aligned, also for Japanese labels."""
+    width = max(display_width(label) for label, _value in rows)
     for label, value in rows:
-        print(f"{indent}{label.ljust(width)}  {value}")
+        padding = " " * (width - display_width(label))
+        print(f"{indent}{label}{padding}  {value}")
 
 
 # ---------------------------------------------------------------- the node
@@ -289,7 +297,10 @@ def revert_message(function: str, error: DecodedError | None, transaction_hash: 
         message = _("{function} reverted with {reason} in transaction 0x{hash}.").format(
             function=function, reason=reason, hash=transaction_hash.hex()
         )
-    return f"{message} {explanation}" if explanation else message
+    if not explanation:
+        return message
+    # Translators: joins two sentences; Japanese needs no space after "。".
+    return _("{message} {explanation}").format(message=message, explanation=explanation)
 
 
 def warn(message: str) -> None:
