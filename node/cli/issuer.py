@@ -20,7 +20,7 @@ from node.cli.i18n import _
 if TYPE_CHECKING:
     from node.cli.issuer_files import ProposalFile
     from node.coin.eip712 import Approval
-    from node.coin.ledger import LedgerClient, MinedTransaction
+    from node.coin.ledger import LedgerClient, LogEntry
 
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 #: Default validity of a new proposal: one day from the latest block's timestamp.
@@ -276,25 +276,29 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execution_of(ledger: LedgerClient, contract: str, proposal_hash: bytes, latest: int) -> MinedTransaction | None:
-    """Find the MintExecuted log of ``proposal_hash``, scanning back from ``latest`` in windows."""
+def _execution_of(ledger: LedgerClient, contract: str, proposal_hash: bytes, latest: int) -> LogEntry | None:
+    """Find the MintExecuted log of ``proposal_hash``, scanning back from block ``latest``."""
     from node.coin.abi import mint_authority_interface
 
-    # Kura's eth_getLogs serves at most 10,000 blocks per request (RpcLimits.max_log_range).
-    window = 10_000
     topic = mint_authority_interface().event_topic("MintExecuted")
+    # Kura's eth_getLogs serves at most 10,000 blocks per request (RpcLimits.max_log_range).
+    # NOTE: the scan goes back to block 0, one request per 10,000 blocks, because a proposal
+    # file does not record when it was made.
+    window = 10_000
     last = latest
     while last >= 0:
         first = max(0, last - window + 1)
         logs = ledger.get_logs(contract, [topic, proposal_hash], from_block=first, to_block=last)
         if logs:
-            return ledger.wait_for_transaction(logs[0].transaction_hash)
+            return logs[0]
         last = first - 1
     return None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from eth_utils import to_canonical_address
 
     from node.cli.issuer_files import format_timestamp, read_proposal
     from node.cli.issuer_support import connect, grams, print_rows, run_on_node
@@ -317,6 +321,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         by_signature = [approval.authority for approval in signed if approval.authority in authorities]
         not_authorities = [approval.authority for approval in signed if approval.authority not in authorities]
 
+        executed_with = None
         if ledger.read(contract, interface, "isNonceUsed", proposal.nonce):
             execution = _execution_of(ledger, contract, proposal_hash, latest.number)
             if execution is None:
@@ -325,6 +330,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 state = _("executed in block {block}, transaction 0x{hash}").format(
                     block=execution.block_number, hash=execution.transaction_hash.hex()
                 )
+                event = interface.decode_log(to_canonical_address(execution.address), execution.topics, execution.data)
+                executed_with = event.args["approvals"] if event is not None else None
         elif ledger.read(contract, interface, "isCancelled", proposal_hash):
             state = _("cancelled")
         elif latest.timestamp > proposal.expiry:
@@ -342,11 +349,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             (_("amount"), grams(proposal.amount)),
             (_("nonce"), str(proposal.nonce)),
             (_("expiry"), f"{proposal.expiry} ({format_timestamp(proposal.expiry)})"),
-            (
-                _("approvals"),
-                _("{count} of {threshold} needed").format(count=len(approvers), threshold=threshold),
-            ),
         ]
+        if executed_with is not None:
+            rows.append((_("approvals"), _("{count} counted at execution").format(count=executed_with)))
+        else:
+            rows.append(
+                (_("approvals"), _("{count} of {threshold} needed").format(count=len(approvers), threshold=threshold))
+            )
         rows += [(_("  by signature"), address) for address in by_signature]
         rows += [(_("  on chain"), address) for address in on_chain]
         rows += [(_("  not an authority"), address) for address in not_authorities]
