@@ -6,7 +6,7 @@ from eth_hash.auto import keccak
 
 from node.chain.crypto import address_of_private_key
 from node.chain.header import KuraHeader
-from node.consensus.qbft.block import ProposedBlock, with_round
+from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.messages import (
     Commit,
     CommitPayload,
@@ -61,12 +61,11 @@ def proposal(
     digest: bytes | None = None,
     round_changes: tuple[Signed[RoundChangePayload], ...] = (),
     prepares: tuple[Signed[PreparePayload], ...] = (),
-    prepared_header: KuraHeader | None = None,
 ) -> Proposal:
     key = key or proposer_key(height, round)
     proposed = proposed or block(height, round, key=key)
     payload = ProposalPayload(height, round, digest or proposed.hash)
-    return Proposal(sign(payload, key), proposed, round_changes, prepares, prepared_header)
+    return Proposal(sign(payload, key), proposed, round_changes, prepares)
 
 
 def prepare(key: bytes, height: int, round: int, digest: bytes) -> Prepare:
@@ -104,19 +103,9 @@ def round_change(
 def reproposal(
     height: int, round: int, prepared: ProposedBlock, prepared_round: int, *, key: bytes | None = None
 ) -> Proposal:
-    """A proposal in ``round`` re-proposing ``prepared``, justified by three round changes that report it."""
-    key = key or proposer_key(height, round)
+    """A proposal in ``round`` re-proposing ``prepared`` unchanged, justified by three round changes that report it."""
     round_changes = tuple(
         round_change(k, height, round, prepared=prepared, prepared_round=prepared_round).signed for k in KEYS[:3]
     )
     prepares = prepares_for(KEYS[:3], height, prepared_round, prepared.hash)
-    reproposed = with_round(prepared, round, key)
-    return proposal(
-        height,
-        round,
-        key=key,
-        proposed=reproposed,
-        round_changes=round_changes,
-        prepares=prepares,
-        prepared_header=prepared.header,
-    )
+    return proposal(height, round, key=key, proposed=prepared, round_changes=round_changes, prepares=prepares)

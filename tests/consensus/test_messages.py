@@ -7,7 +7,6 @@ import pytest
 from eth_hash.auto import keccak
 
 from node.chain.crypto import sign_hash
-from node.consensus.qbft.block import round_free_hash, with_round
 from node.consensus.qbft.errors import DecodeFailure, MessageDecodeError
 from node.consensus.qbft.messages import (
     Commit,
@@ -46,7 +45,7 @@ def test_proposal_round_trip() -> None:
     assert decoded.block.hash == original.block.hash
     assert decoded.block.body == original.block.body
     assert decoded.round_changes == ()
-    assert decoded.prepared_header is None
+    assert decoded.prepares == ()
 
 
 def test_reproposal_round_trip_keeps_justification() -> None:
@@ -58,9 +57,7 @@ def test_reproposal_round_trip_keeps_justification() -> None:
     assert isinstance(decoded, Proposal)
     assert [rc.author for rc in decoded.round_changes] == [rc.author for rc in original.round_changes]
     assert [p.author for p in decoded.prepares] == [p.author for p in original.prepares]
-    assert decoded.prepared_header is not None
-    assert decoded.prepared_header.hash == prepared.hash
-    assert decoded.block.header.seal.round == 2
+    assert decoded.block.hash == prepared.hash
 
 
 def test_prepare_and_commit_round_trip() -> None:
@@ -115,17 +112,6 @@ def test_altered_payload_changes_author() -> None:
     decoded = decode_message(msgpack.packb([tampered, signature, attachments], use_bin_type=True))
 
     assert decoded.author != VALIDATORS[1]
-
-
-def test_with_round_keeps_block_content() -> None:
-    prepared = block(1, 0)
-
-    moved = with_round(prepared, 3, KEYS[2])
-
-    assert moved.header.seal.round == 3
-    assert moved.hash != prepared.hash
-    assert round_free_hash(moved.header) == round_free_hash(prepared.header)
-    assert moved.body == prepared.body
 
 
 # Decode limits and failures.
@@ -228,13 +214,13 @@ def test_commit_in_prepare_list_rejected() -> None:
 
 
 def test_undecodable_block_header_rejected() -> None:
-    wire = _signed_wire([MessageCode.PROPOSAL, 1, 0, bytes(32)], attachments=[[b"\x01\x02", b""], [], [], None])
+    wire = _signed_wire([MessageCode.PROPOSAL, 1, 0, bytes(32)], attachments=[[b"\x01\x02", b""], [], []])
 
     assert _decode_failure(wire) is DecodeFailure.BAD_BLOCK
 
 
 def test_block_of_wrong_shape_rejected() -> None:
-    wire = _signed_wire([MessageCode.PROPOSAL, 1, 0, bytes(32)], attachments=[[b"only header"], [], [], None])
+    wire = _signed_wire([MessageCode.PROPOSAL, 1, 0, bytes(32)], attachments=[[b"only header"], [], []])
 
     assert _decode_failure(wire) is DecodeFailure.BAD_BLOCK
 

@@ -98,14 +98,7 @@ def _reproposal_of_other_content() -> Message:
     prepared = block(1, 0)
     good = reproposal(1, 2, prepared, 0)
     fresh = block(1, 2, salt=b"fresh")
-    return proposal(
-        1,
-        2,
-        proposed=fresh,
-        round_changes=good.round_changes,
-        prepares=good.prepares,
-        prepared_header=good.prepared_header,
-    )
+    return proposal(1, 2, proposed=fresh, round_changes=good.round_changes, prepares=good.prepares)
 
 
 def _reproposal_with_prepares(prepares_keys: list[bytes], prepared_round_of_prepares: int = 0) -> Message:
@@ -160,10 +153,6 @@ CASES = [
     ),
     Case(Rule.JUSTIFICATION_QUORUM, lambda: proposal(1, 1, round_changes=_justification(1, 2))),
     Case(
-        Rule.JUSTIFICATION_PREPARED_MISSING,
-        lambda: replace(reproposal(1, 2, block(1, 0), 0), prepared_header=None),
-    ),
-    Case(
         Rule.JUSTIFICATION_PREPARED_UNEXPECTED,
         lambda: proposal(1, 1, round_changes=_justification(1), prepares=prepares_for(KEYS[:3], 1, 0, bytes(32))),
     ),
@@ -215,6 +204,7 @@ CASES = [
         ),
     ),
     Case(Rule.CERTIFICATE_QUORUM, lambda: _reproposal_with_prepares(KEYS[:2]), "in a proposal"),
+    Case(Rule.CERTIFICATE_QUORUM, lambda: _reproposal_with_prepares([]), "proposal without prepares"),
 ]
 
 

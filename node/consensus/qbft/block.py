@@ -8,17 +8,14 @@ transaction root.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 import rlp
-from eth_hash.auto import keccak
 from eth_typing import Hash32
 
 from node.chain.header import KuraHeader
-from node.chain.seal import SealFormatError
 from node.consensus.qbft.errors import DecodeFailure, MessageDecodeError
-from node.consensus.seals import add_proposer_seal
 
 
 @dataclass(frozen=True)
@@ -56,30 +53,3 @@ def decode_header(data: bytes) -> KuraHeader:
         return cast(KuraHeader, rlp.decode(data, sedes=KuraHeader))
     except (rlp.DecodingError, rlp.DeserializationError) as error:
         raise MessageDecodeError(DecodeFailure.BAD_BLOCK, f"header: {error}") from None
-
-
-def round_free_hash(header: KuraHeader) -> bytes:
-    """Hash of the header with both seals removed and the seal round set to 0.
-
-    Two headers with equal round-free hashes describe the same block
-    content, so a block prepared in one round and re-proposed in a later
-    one can be matched. Raises SealFormatError if extraData is not a seal.
-    """
-    extra = replace(header.seal.without_seals(), round=0)
-    return cast(bytes, keccak(rlp.encode(header.copy(extra_data=extra.encode()))))
-
-
-def with_round(block: ProposedBlock, round: int, private_key: bytes) -> ProposedBlock:
-    """Return ``block`` re-proposed in ``round``: the seal round replaced and the proposer seal re-signed.
-
-    The round is part of the block hash, and commit seals sign the block
-    hash, so a commit seal is valid for one round only. Without this, commit
-    seals from different rounds could add up to a quorum for a block no
-    single round committed.
-    """
-    try:
-        extra = block.header.seal
-    except SealFormatError as error:
-        raise ValueError(f"block {block.number} has no seal to re-round: {error}") from error
-    unsealed = block.header.copy(extra_data=replace(extra, round=round, proposer_seal=b"", commit_seals=()).encode())
-    return ProposedBlock(add_proposer_seal(unsealed, private_key), block.body)

@@ -179,21 +179,20 @@ class QbftEngine:
             self.drops["too far ahead"] += 1
             logger.debug("dropped %s for height=%d: too far ahead", message.code.name, message.height)
             return
+
         # NOTE: the author is checked against the current validator set, because
         # later sets are unknown until their parent is final. A validator added
         # at the next height loses its early messages.
         if not manager.context.is_validator(message.author):
-            self._log_rejection(
-                message,
-                InvalidMessage(
-                    Rule.AUTHOR_NOT_VALIDATOR, height=message.height, round=message.round, author=message.author
-                ),
+            rejection = InvalidMessage(
+                Rule.AUTHOR_NOT_VALIDATOR, height=message.height, round=message.round, author=message.author
             )
+            self._log_rejection(message, rejection)
             return
-        buffered = sum(self._future_per_author.values())
-        if buffered >= config.max_buffered_messages or (
-            self._future_per_author[message.author] >= config.max_buffered_per_author
-        ):
+
+        total = sum(self._future_per_author.values())
+        from_author = self._future_per_author[message.author]
+        if total >= config.max_buffered_messages or from_author >= config.max_buffered_per_author:
             self.drops["buffer full"] += 1
             self._warn_once(
                 message.author,
@@ -205,6 +204,7 @@ class QbftEngine:
                 message.author.hex(),
             )
             return
+
         self._future.setdefault(message.height, []).append(message)
         self._future_per_author[message.author] += 1
 

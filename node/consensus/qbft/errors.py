@@ -8,7 +8,7 @@ from node.errors import KuraError
 
 
 class DecodeFailure(StrEnum):
-    """Why bytes received from a peer are not a QBFT message."""
+    """Reason that bytes received from a peer are not a QBFT message."""
 
     TOO_LARGE = "message too large"
     NOT_MSGPACK = "not valid msgpack within the size limits"
@@ -42,8 +42,7 @@ class Rule(StrEnum):
     )
     JUSTIFICATION_DUPLICATE = "two round changes by one author in the justification"
     JUSTIFICATION_QUORUM = "justification has fewer round changes than the quorum"
-    JUSTIFICATION_PREPARED_MISSING = "justification reports a prepared round but the proposal has no prepared header"
-    JUSTIFICATION_PREPARED_UNEXPECTED = "proposal carries prepares or a prepared header that no round change reports"
+    JUSTIFICATION_PREPARED_UNEXPECTED = "proposal carries prepares but no round change reports a prepared block"
     NOT_HIGHEST_PREPARED = "block is not the block prepared in the highest reported round"
     # COMMIT.
     COMMIT_SEAL = "commit seal does not recover to the author over the digest"

@@ -12,16 +12,29 @@ Consensus Protocol for Eventually Synchronous Networks", 2019):
 - a quorum of COMMITs from one round finalises the block: the commit seals
   go into the header and the block is imported;
 - when a round times out, a validator sends ROUND-CHANGE for the next round
-  with its prepared certificate; f+1 round changes for higher rounds pull a
-  lagging validator up; the proposer of a round with a quorum of round
-  changes proposes, re-proposing the block of the highest prepared round if
-  any round change reports one. That rule carries a block that may have
-  been finalised into every later round, so no other block of the height can
-  be finalised.
+  with its prepared certificate. Round changes from f+1 validators for
+  higher rounds pull a lagging validator up to their round;
+- the proposer of a round with a quorum of round changes proposes. If any
+  of them reports a prepared block, it re-proposes the block of the highest
+  prepared round. That rule carries a block that may have been finalised
+  into every later round, so no other block of the height can be finalised.
 
-Unlike Besu, a re-proposed block keeps the original proposer's coinbase and
-timestamp; only its seal round and proposer seal change (see
-:func:`node.consensus.qbft.block.with_round`).
+A re-proposed block is the prepared block unchanged, so a block keeps one
+hash whichever round finalises it. Besu instead writes the new round into
+the re-proposed header, which works there because its on-chain block hash
+sets the round to 0 while its commit seals sign a hash that includes the
+round (``BftBlockHashing`` in Besu's consensus/common); Kura's block
+hash includes the round and the proposer seal (:mod:`node.chain.seal`), so
+rewriting them would let nodes that finalise in different rounds disagree
+on the hash of the same block.
+
+NOTE: as a consequence, commit seals sign the block hash without a round.
+This engine counts commits per round only, as QBFT's safety argument
+requires, but :func:`node.consensus.seals.verify_seals` accepts any quorum
+of seals, so up to f byzantine validators can combine seals cast in
+different rounds into a valid-looking header for a block no round
+committed. Block sync must not trust such headers from byzantine peers
+until commit seals sign a round-bound hash.
 """
 
 from __future__ import annotations
@@ -30,7 +43,7 @@ import logging
 from collections.abc import Callable
 
 from node.chain.header import KuraHeader
-from node.consensus.qbft.block import ProposedBlock, with_round
+from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.interfaces import BlockCreator, BlockImporter, RoundTimer
 from node.consensus.qbft.messages import (
@@ -327,15 +340,14 @@ class HeightManager:
         highest = justification[0]
         round_changes = tuple(rc.signed for rc in justification)
         if highest.prepared_block is not None:
-            block = with_round(highest.prepared_block, round, self._key)
             logger.info(
-                "re-proposing block prepared in round %d height=%d round=%d hash=0x%s",
+                "re-proposing block prepared in round %s height=%d round=%d hash=0x%s",
                 highest.prepared_round,
                 self.height,
                 round,
                 highest.prepared_block.hash.hex(),
             )
-            self._propose(state, block, round_changes, highest.prepares, highest.prepared_block.header)
+            self._propose(state, highest.prepared_block, round_changes, highest.prepares)
             return
         created = self._create_block(round)
         if created is not None:
@@ -357,12 +369,11 @@ class HeightManager:
         block: ProposedBlock,
         round_changes: tuple[Signed[RoundChangePayload], ...] = (),
         prepares: tuple[Signed[PreparePayload], ...] = (),
-        prepared_header: KuraHeader | None = None,
     ) -> None:
         state.sent_proposal = True
         payload = ProposalPayload(self.height, state.round, block.hash)
         logger.info("proposing block height=%d round=%d hash=0x%s", self.height, state.round, block.hash.hex())
-        self._send(Proposal(sign(payload, self._key), block, round_changes, prepares, prepared_header))
+        self._send(Proposal(sign(payload, self._key), block, round_changes, prepares))
 
     # Helpers.
 

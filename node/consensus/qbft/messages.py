@@ -19,7 +19,7 @@ On the wire a message is the msgpack array
 the author, but each is bound to signed data, so a relay cannot alter one
 without it failing validation:
 
-    PROPOSAL      [block, round_changes, prepares, prepared_header | nil]
+    PROPOSAL      [block, round_changes, prepares]
     ROUND-CHANGE  [prepared_block | nil, prepares]
     PREPARE, COMMIT  []
 
@@ -27,9 +27,7 @@ without it failing validation:
 ``round_changes`` and ``prepares`` are lists of ``[payload bytes,
 signature]`` pairs, each signed by its own author: the round-change
 justification of a proposal in round > 0, and the prepares of a prepared
-certificate. ``prepared_header`` is the header of the block prepared in the
-highest round of the justification, as it was prepared (before its round
-was replaced), so its hash can be checked against the prepares.
+certificate.
 """
 
 from __future__ import annotations
@@ -40,12 +38,10 @@ from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 import msgpack
-import rlp
 from eth_hash.auto import keccak
 
 from node.chain.crypto import SIGNATURE_LENGTH, SignatureError, address_of_private_key, recover_address, sign_hash
-from node.chain.header import KuraHeader
-from node.consensus.qbft.block import ProposedBlock, decode_header
+from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.errors import DecodeFailure, MessageDecodeError
 
 DIGEST_LENGTH = 32
@@ -161,8 +157,6 @@ class Proposal:
     round_changes: tuple[Signed[RoundChangePayload], ...] = ()
     #: Prepared certificate of the highest prepared round in ``round_changes``.
     prepares: tuple[Signed[PreparePayload], ...] = ()
-    #: The block of that certificate as it was prepared; only its header is sent.
-    prepared_header: KuraHeader | None = None
 
     code = MessageCode.PROPOSAL
 
@@ -277,7 +271,6 @@ def encode_message(message: Message) -> bytes:
             message.block.to_wire(),
             [signed.to_wire() for signed in message.round_changes],
             [signed.to_wire() for signed in message.prepares],
-            None if message.prepared_header is None else rlp.encode(message.prepared_header),
         ]
     elif isinstance(message, RoundChange):
         attachments = [
@@ -311,16 +304,12 @@ def decode_message(data: bytes, limits: DecodeLimits | None = None) -> Message:
 
     payload = signed.payload
     if isinstance(payload, ProposalPayload):
-        block_fields, round_change_fields, prepare_fields, prepared_header_rlp = _fields(attachments, 4, "proposal")
-        prepared_header = None
-        if prepared_header_rlp is not None:
-            prepared_header = decode_header(_bytes(prepared_header_rlp, "prepared header"))
+        block_fields, round_change_fields, prepare_fields = _fields(attachments, 3, "proposal")
         return Proposal(
             signed,
             ProposedBlock.from_wire(block_fields),
             _signed_list(round_change_fields, RoundChangePayload, "round changes"),
             _signed_list(prepare_fields, PreparePayload, "prepares"),
-            prepared_header,
         )
     if isinstance(payload, RoundChangePayload):
         block_fields, prepare_fields = _fields(attachments, 2, "round change")
@@ -350,26 +339,26 @@ def _unpack(data: bytes, max_bytes: int, max_list_length: int) -> Any:
         raise MessageDecodeError(DecodeFailure.NOT_MSGPACK, str(error)) from None
 
 
-def _fields(value: Any, count: int, what: str) -> list[Any]:
+def _fields(value: Any, count: int, name: str) -> list[Any]:
     if not isinstance(value, list) or len(value) != count:
-        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{what} must be a list of {count} fields")
+        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{name} must be a list of {count} fields")
     return value
 
 
-def _bytes(value: Any, what: str, length: int | None = None) -> bytes:
+def _bytes(value: Any, name: str, length: int | None = None) -> bytes:
     if not isinstance(value, bytes):
-        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{what} must be bytes")
+        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{name} must be bytes")
     if length is not None and len(value) != length:
-        raise MessageDecodeError(DecodeFailure.BAD_FIELD, f"{what} is {len(value)} bytes, expected {length}")
+        raise MessageDecodeError(DecodeFailure.BAD_FIELD, f"{name} is {len(value)} bytes, expected {length}")
     return value
 
 
-def _uint(value: Any, what: str) -> int:
+def _uint(value: Any, name: str) -> int:
     # msgpack decodes booleans as bool, a subclass of int.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{what} must be an integer")
+        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{name} must be an integer")
     if not 0 <= value <= MAX_UINT64:
-        raise MessageDecodeError(DecodeFailure.BAD_FIELD, f"{what}={value} is outside 0..2**64-1")
+        raise MessageDecodeError(DecodeFailure.BAD_FIELD, f"{name}={value} is outside 0..2**64-1")
     return value
 
 
@@ -425,14 +414,14 @@ def _recover_author(message_hash: bytes, signature: bytes) -> bytes:
     return recover_address(message_hash, signature)
 
 
-def _signed_list(value: Any, kind: type[P], what: str) -> tuple[Signed[P], ...]:
+def _signed_list(value: Any, kind: type[P], name: str) -> tuple[Signed[P], ...]:
     if not isinstance(value, list):
-        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{what} must be a list")
+        raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{name} must be a list")
     result: list[Signed[P]] = []
     for item in value:
-        encoded, signature = _fields(item, 2, f"entry of {what}")
+        encoded, signature = _fields(item, 2, f"entry of {name}")
         signed = _decode_signed(encoded, signature)
         if not isinstance(signed.payload, kind):
-            raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{what} may contain only {kind.__name__} entries")
+            raise MessageDecodeError(DecodeFailure.BAD_SHAPE, f"{name} may contain only {kind.__name__} entries")
         result.append(signed)
     return tuple(result)

@@ -1,9 +1,9 @@
 """Per-round and per-height message collections of the QBFT state machine.
 
 Each collection keeps at most one message per author and kind: the first
-valid one. A later message with the same content is a duplicate (the
-network may deliver one twice); one with other content is a conflict, which
-only a byzantine author sends, and is dropped too.
+valid one. A later message with the same content is a duplicate, because
+the network may deliver a message twice. A later message with other
+content is a conflict, which only a byzantine author sends. Both are dropped.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class PreparedCertificate:
 
 @dataclass
 class RoundState:
-    """What one round of one height has collected, and what this node has sent in it."""
+    """Messages collected in one round of one height, and flags for what this node sent in it."""
 
     round: int
     quorum: int
@@ -63,7 +63,7 @@ class RoundState:
         return [commit for commit in self.commits.values() if commit.digest == digest]
 
     def prepared_certificate(self) -> PreparedCertificate | None:
-        """The certificate for the accepted proposal once a quorum prepared it, else None."""
+        """Return the certificate for the accepted proposal once a quorum prepared it, else None."""
         if self.proposal is None:
             return None
         prepares = self.prepares_for(self.proposal.digest)
@@ -89,7 +89,7 @@ class RoundChangeSet:
             del self._by_round[stale]
 
     def catch_up_round(self, current: int) -> int | None:
-        """The round to move to because f+1 validators are past ``current``, else None.
+        """Return the round to move to because f+1 validators are past ``current``, else None.
 
         f+1 authors include at least one honest validator, so the lowest of
         their rounds is a round some honest validator reached. Each author
@@ -108,7 +108,7 @@ class RoundChangeSet:
         return sorted(highest.values(), reverse=True)[needed - 1]
 
     def justification(self, round: int) -> list[RoundChange] | None:
-        """A quorum of round changes for ``round`` that includes the highest prepared one, else None."""
+        """Return a quorum of round changes for ``round`` that includes the highest prepared one, else None."""
         collected = list(self._by_round.get(round, {}).values())
         if len(collected) < self._quorum:
             return None

@@ -17,12 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from eth_hash.auto import keccak
-
 from node.chain.crypto import SignatureError, recover_address
 from node.chain.header import KuraHeader
 from node.chain.seal import SealFormatError
-from node.consensus.qbft.block import round_free_hash
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.errors import InvalidMessage, Rule
 from node.consensus.qbft.interfaces import BlockImporter
@@ -38,7 +35,7 @@ def proposer_for(validators: tuple[bytes, ...], height: int, round: int) -> byte
 
 @dataclass(frozen=True)
 class HeightContext:
-    """What the rules of one height depend on: the height, its parent (the head) and its validators."""
+    """Inputs of one height's rules: the height, its parent (the head) and its validators."""
 
     height: int
     parent: KuraHeader
@@ -107,7 +104,13 @@ def check_prepared_certificate(
 
 
 class ProposalValidator:
-    """Rules of a PROPOSAL: proposer, block, round-change justification, then execution."""
+    """Rules of a PROPOSAL: proposer, block, round-change justification, then execution.
+
+    A proposal either carries a fresh block, sealed by its author for this
+    round, or re-proposes unchanged the block prepared in the highest round
+    its justification reports. The re-proposed block keeps the seal round and
+    proposer seal of the round it was first proposed in.
+    """
 
     def __init__(
         self, context: HeightContext, importer: BlockImporter, config: QbftConfig, clock: Callable[[], float]
@@ -129,10 +132,13 @@ class ProposalValidator:
         self._check_block(proposal)
 
         if proposal.round == 0:
-            if proposal.round_changes or proposal.prepares or proposal.prepared_header is not None:
+            if proposal.round_changes or proposal.prepares:
                 raise _reject(proposal, Rule.JUSTIFICATION_UNEXPECTED)
+            reproposal = False
         else:
-            self._check_justification(proposal)
+            reproposal = self._check_justification(proposal)
+        if not reproposal:
+            self._check_fresh_block(proposal)
 
         try:
             self._importer.validate_block(proposal.block)
@@ -140,6 +146,7 @@ class ProposalValidator:
             raise _reject(proposal, Rule.BLOCK_INVALID, error.message) from None
 
     def _check_block(self, proposal: Proposal) -> None:
+        """Rules every proposed block meets, fresh or re-proposed."""
         context = self._context
         block = proposal.block
         header = block.header
@@ -153,16 +160,8 @@ class ProposalValidator:
             seal = header.seal
         except SealFormatError as error:
             raise _reject(proposal, Rule.BLOCK_SEAL, str(error)) from None
-        if seal.round != proposal.round:
-            raise _reject(proposal, Rule.BLOCK_ROUND, f"got {seal.round}")
         if tuple(seal.validators) != context.validators:
             raise _reject(proposal, Rule.BLOCK_VALIDATORS)
-        try:
-            signer = proposer_of(header)
-        except BlockValidationError as error:
-            raise _reject(proposal, Rule.PROPOSER_SEAL, error.message) from None
-        if signer != proposal.author:
-            raise _reject(proposal, Rule.PROPOSER_SEAL, f"signed by 0x{signer.hex()}")
 
         earliest = context.parent.timestamp + self._config.block_period
         if header.timestamp < earliest:
@@ -171,13 +170,26 @@ class ProposalValidator:
         if header.timestamp > latest:
             raise _reject(proposal, Rule.BLOCK_TIMESTAMP_FUTURE, f"got {header.timestamp}, expected <= {latest:.0f}")
 
-    def _check_justification(self, proposal: Proposal) -> None:
-        """QBFT's justification of a proposal in round r > 0.
+    def _check_fresh_block(self, proposal: Proposal) -> None:
+        """Check that a fresh block carries this round in its seal and the author's proposer seal."""
+        header = proposal.block.header
+        seal_round = header.seal.round
+        if seal_round != proposal.round:
+            raise _reject(proposal, Rule.BLOCK_ROUND, f"got {seal_round}")
+        try:
+            signer = proposer_of(header)
+        except BlockValidationError as error:
+            raise _reject(proposal, Rule.PROPOSER_SEAL, error.message) from None
+        if signer != proposal.author:
+            raise _reject(proposal, Rule.PROPOSER_SEAL, f"signed by 0x{signer.hex()}")
 
-        A quorum of round changes for (height, r) must back it. If any of them
-        reports a prepared block, the proposal must re-propose the block of
-        the highest prepared round, proven by a quorum of prepares, with only
-        its round and proposer seal changed.
+    def _check_justification(self, proposal: Proposal) -> bool:
+        """Check QBFT's justification of a proposal in round r > 0; return whether it must be a re-proposal.
+
+        A quorum of round changes for (height, r) must back the proposal. If
+        any of them reports a prepared block, the proposal must re-propose
+        the block of the highest reported prepared round, proven by a quorum
+        of prepares from that round.
         """
         context = self._context
         authors: set[bytes] = set()
@@ -203,32 +215,16 @@ class ProposalValidator:
 
         reported = [rc.payload for rc in proposal.round_changes if rc.payload.prepared_round is not None]
         if not reported:
-            if proposal.prepares or proposal.prepared_header is not None:
+            if proposal.prepares:
                 raise _reject(proposal, Rule.JUSTIFICATION_PREPARED_UNEXPECTED)
-            return
+            return False
 
         highest = max(payload.prepared_round or 0 for payload in reported)
-        if proposal.prepared_header is None:
-            raise _reject(proposal, Rule.JUSTIFICATION_PREPARED_MISSING, f"highest prepared round {highest}")
-        prepared_hash = proposal.prepared_header.hash
         digests = {payload.prepared_digest for payload in reported if payload.prepared_round == highest}
-        if prepared_hash not in digests:
-            raise _reject(
-                proposal,
-                Rule.NOT_HIGHEST_PREPARED,
-                f"prepared header 0x{prepared_hash.hex()} is not reported for round {highest}",
-            )
-        check_prepared_certificate(context, proposal, proposal.prepares, highest, prepared_hash)
-        try:
-            same_block = round_free_hash(proposal.prepared_header) == round_free_hash(proposal.block.header)
-        except SealFormatError:
-            same_block = False
-        if not same_block:
-            raise _reject(
-                proposal,
-                Rule.NOT_HIGHEST_PREPARED,
-                f"block differs from 0x{prepared_hash.hex()} prepared in round {highest} in more than round and seal",
-            )
+        if proposal.digest not in digests:
+            raise _reject(proposal, Rule.NOT_HIGHEST_PREPARED, f"highest prepared round {highest}")
+        check_prepared_certificate(context, proposal, proposal.prepares, highest, proposal.digest)
+        return True
 
 
 class PrepareValidator:
@@ -283,8 +279,3 @@ class RoundChangeValidator:
                 round_change, Rule.PREPARED_BLOCK_MISMATCH, f"block hash 0x{round_change.prepared_block.hash.hex()}"
             )
         check_prepared_certificate(self._context, round_change, round_change.prepares, prepared_round, digest)
-
-
-def message_id(message: Message) -> bytes:
-    """Keccak256 of the signed payload: equal for duplicates of one message."""
-    return bytes(keccak(message.signed.encoded))
