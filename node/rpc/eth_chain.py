@@ -82,11 +82,12 @@ def gas_price(ctx: RpcContext, params: list[Any]) -> str:
 @method("eth_feeHistory")
 def fee_history(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
     count_raw, newest_raw, percentiles_raw = p.expect(params, 2, 3)
-    count = (
-        count_raw
-        if isinstance(count_raw, int) and not isinstance(count_raw, bool)
-        else p.quantity(count_raw, "blockCount")
-    )
+    if isinstance(count_raw, int) and not isinstance(count_raw, bool):
+        if count_raw < 0:
+            raise InvalidParams(f"invalid argument 0: blockCount {count_raw} is negative")
+        count = count_raw
+    else:
+        count = p.block_number(count_raw, "blockCount")
     count = min(count, MAX_FEE_HISTORY)
     percentiles = _percentiles(percentiles_raw)
     newest = header_or_none(ctx, p.block_ref(newest_raw, "newestBlock"))

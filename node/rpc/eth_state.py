@@ -64,10 +64,7 @@ def get_code(ctx: RpcContext, params: list[Any]) -> str:
 def get_storage_at(ctx: RpcContext, params: list[Any]) -> str:
     address, slot, block = p.expect(params, 2, 3)
     header = header_for_state(ctx, p.block_ref(block))
-    slot_bytes = p.data(slot, "slot") if isinstance(slot, str) else b""
-    if not slot_bytes or len(slot_bytes) > 32:
-        raise InvalidParams("invalid argument 1: storage slot must be 1 to 32 bytes of hex")
-    value = ctx.chain.state_at(header).get_storage(p.address(address), int.from_bytes(slot_bytes, "big"))
+    value = ctx.chain.state_at(header).get_storage(p.address(address), p.storage_slot(slot))
     return "0x" + value.to_bytes(32, "big").hex()
 
 
@@ -216,6 +213,9 @@ def call(ctx: RpcContext, params: list[Any]) -> str:
     header = header_for_state(ctx, p.block_ref(block))
     outcome = simulate(ctx, fields, header, _gas_for(ctx, fields, header))
     if outcome.error == "revert":
+        if not outcome.output:
+            # geth: a revert without data is a plain error, not code 3.
+            raise RpcError(-32000, "execution reverted")
         raise revert_error(outcome.output)
     if outcome.error is not None:
         raise RpcError(-32000, outcome.error)

@@ -169,6 +169,8 @@ class _Filter:
     #: Last block number already reported.
     cursor: int
     criteria: LogCriteria | None = None
+    #: The filter object as installed; eth_getFilterLogs resolves its tags again at each call.
+    query: dict[str, Any] | None = None
     last_poll: float = field(default_factory=time.monotonic)
     pending: list[str] = field(default_factory=list)
 
@@ -217,8 +219,8 @@ class FilterManager:
 def new_filter(ctx: RpcContext, params: list[Any]) -> str:
     (query,) = p.expect(params, 1, 1)
     criteria, _ = parse_criteria(ctx, query, open_ended=True)
-    start = min(criteria.first, ctx.chain.head.block_number + 1)
-    return ctx.filters.install(_Filter("logs", start - 1, criteria))
+    # As geth: changes cover only blocks added after the filter is installed.
+    return ctx.filters.install(_Filter("logs", ctx.chain.head.block_number, criteria, query))
 
 
 @method("eth_newBlockFilter")
@@ -257,7 +259,8 @@ def get_filter_changes(ctx: RpcContext, params: list[Any]) -> list[Any]:
         return hashes
     assert entry.criteria is not None
     last = head if entry.criteria.last == -1 else min(head, entry.criteria.last)
-    logs = collect_logs(ctx, entry.criteria, entry.cursor + 1, last)
+    first = max(entry.cursor + 1, entry.criteria.first)
+    logs = collect_logs(ctx, entry.criteria, first, last) if first <= last else []
     entry.cursor = max(entry.cursor, last)
     return logs
 
@@ -266,8 +269,7 @@ def get_filter_changes(ctx: RpcContext, params: list[Any]) -> list[Any]:
 def get_filter_logs(ctx: RpcContext, params: list[Any]) -> list[Any]:
     (filter_id,) = p.expect(params, 1, 1)
     entry = ctx.filters.get(filter_id)
-    if entry.kind != "logs" or entry.criteria is None:
+    if entry.kind != "logs" or entry.query is None:
         raise RpcError(-32000, "filter not found")
-    criteria = entry.criteria
-    last = ctx.chain.head.block_number if criteria.last == -1 else criteria.last
-    return collect_logs(ctx, criteria, criteria.first, last)
+    criteria, _ = parse_criteria(ctx, entry.query)
+    return collect_logs(ctx, criteria, criteria.first, criteria.last)

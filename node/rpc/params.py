@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from eth_typing import Address, Hash32
 from node.errors import InvalidParams
 
 BLOCK_TAGS = ("latest", "pending", "earliest", "safe", "finalized")
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
 
 
 def quantity(value: Any, name: str = "quantity") -> int:
@@ -21,10 +23,28 @@ def quantity(value: Any, name: str = "quantity") -> int:
         raise InvalidParams(f'invalid argument {name}: hex string "0x" is empty')
     if len(digits) > 64:
         raise InvalidParams(f"invalid argument {name}: hex number > 256 bits")
-    try:
-        return int(digits, 16)
-    except ValueError:
-        raise InvalidParams(f"invalid argument {name}: invalid hex string {value!r}") from None
+    # int(..., 16) alone would accept signs, underscores and spaces.
+    if not _HEX_DIGITS.fullmatch(digits):
+        raise InvalidParams(f"invalid argument {name}: invalid hex string {value!r}")
+    return int(digits, 16)
+
+
+def block_number(value: Any, name: str = "block number") -> int:
+    """A block number QUANTITY; at most 64 bits, as geth's ``hexutil.Uint64``."""
+    number = quantity(value, name)
+    if number >= 1 << 64:
+        raise InvalidParams(f"invalid argument {name}: hex number > 64 bits")
+    return number
+
+
+def storage_slot(value: Any, name: str = "slot") -> int:
+    """A storage slot: hex of up to 32 bytes, odd length allowed and ``0x`` meaning 0, as geth reads it."""
+    if not isinstance(value, str) or not value.startswith(("0x", "0X")):
+        raise InvalidParams(f"invalid argument {name}: hex string without 0x prefix")
+    digits = value[2:]
+    if len(digits) > 64 or (digits and not _HEX_DIGITS.fullmatch(digits)):
+        raise InvalidParams(f"invalid argument {name}: storage slot must be at most 32 bytes of hex")
+    return int(digits, 16) if digits else 0
 
 
 def data(value: Any, name: str = "data") -> bytes:
@@ -76,7 +96,7 @@ def block_ref(value: Any, name: str = "block") -> BlockRef:
             return BlockRef(tag=value)
         if len(value) == 66:
             return BlockRef(block_hash=hash32(value, name))
-        return BlockRef(number=quantity(value, name))
+        return BlockRef(number=block_number(value, name))
     if isinstance(value, dict):
         if "blockHash" in value and "blockNumber" in value:
             raise InvalidParams(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,9 @@ METHOD_NOT_FOUND = -32601
 INTERNAL_ERROR = -32603
 #: geth answers an oversized body with HTTP 413; the body still carries a JSON-RPC error.
 REQUEST_TOO_LARGE = -32600
+#: Deepest JSON nesting accepted (geth's decoder stops at 10,000 too).
+MAX_JSON_DEPTH = 10_000
+_JSON_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
@@ -42,9 +46,19 @@ def _dumps(payload: Any) -> bytes:
 
 
 async def handle_call(ctx: RpcContext, call: Any) -> dict[str, Any] | None:
-    """Run one request object; None for a notification (no ``id``)."""
+    """Run one request object; None for a notification, even when it fails.
+
+    A notification is a valid request without ``id``; an object without a
+    method string is an invalid request and is answered.
+    """
     if not isinstance(call, dict):
         return _error(None, INVALID_REQUEST, "invalid request")
+    response = await _run_call(ctx, call)
+    notification = "id" not in call and isinstance(call.get("method"), str)
+    return None if notification else response
+
+
+async def _run_call(ctx: RpcContext, call: dict[str, Any]) -> dict[str, Any]:
     request_id = call.get("id")
     if isinstance(request_id, bool) or (request_id is not None and not isinstance(request_id, (str, int, float))):
         return _error(None, INVALID_REQUEST, "invalid request")
@@ -67,15 +81,34 @@ async def handle_call(ctx: RpcContext, call: Any) -> dict[str, Any] | None:
             result = handler(ctx, params)
     except KuraError as error:
         logger.debug("rpc error method=%s code=%d message=%s", name, error.code, error.message)
-        response = _error(request_id, error.code, error.message, error.data)
+        return _error(request_id, error.code, error.message, error.data)
     except Exception:
         logger.exception("rpc method failed method=%s", name)
-        response = _error(request_id, INTERNAL_ERROR, "internal error")
-    else:
-        response = {"jsonrpc": "2.0", "id": request_id, "result": result}
-    if "id" not in call:
-        return None
-    return response
+        return _error(request_id, INTERNAL_ERROR, "internal error")
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def nesting_too_deep(body: bytes) -> bool:
+    """Whether JSON ``body`` nests arrays and objects deeper than MAX_JSON_DEPTH.
+
+    The C JSON decoder recurses once per level, and py-evm raises the
+    interpreter's recursion limit so far that a deep enough body overflows
+    the C stack and kills the process instead of raising RecursionError.
+    Bodies with few brackets cannot be deep, so only those with many are
+    scanned (strings are skipped, as brackets inside them do not nest).
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for match in _JSON_STRUCTURE.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 def create_app(ctx: RpcContext) -> FastAPI:
@@ -93,6 +126,8 @@ def create_app(ctx: RpcContext) -> FastAPI:
             if len(body) > limits.max_body_bytes:
                 return _too_large(limits.max_body_bytes)
         try:
+            if nesting_too_deep(bytes(body)):
+                raise ValueError("JSON nested too deeply")
             payload = json.loads(body)
         except (ValueError, RecursionError):
             return Response(_dumps(_error(None, PARSE_ERROR, "parse error")), media_type="application/json")
@@ -101,10 +136,15 @@ def create_app(ctx: RpcContext) -> FastAPI:
             if not payload:
                 return Response(_dumps(_error(None, INVALID_REQUEST, "empty batch")), media_type="application/json")
             if len(payload) > limits.max_batch:
+                # As geth: one error, in an array, carrying the first call's id.
+                first = payload[0] if isinstance(payload[0], dict) else {}
                 message = f"batch too large: {len(payload)} requests, the limit is {limits.max_batch}"
-                return Response(_dumps(_error(None, INVALID_REQUEST, message)), media_type="application/json")
+                error = _error(first.get("id"), INVALID_REQUEST, message)
+                return Response(_dumps([error]), media_type="application/json")
             responses = [await handle_call(ctx, call) for call in payload]
             answered = [r for r in responses if r is not None]
+            if not answered:
+                return Response(status_code=200)
             return Response(_dumps(answered), media_type="application/json")
 
         single = await handle_call(ctx, payload)

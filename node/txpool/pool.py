@@ -61,6 +61,18 @@ def tip_cap(tx: SignedTransactionAPI) -> int:
     return tx.max_priority_fee_per_gas
 
 
+def replaces(old: SignedTransactionAPI, new: SignedTransactionAPI) -> bool:
+    """Whether ``new`` may replace ``old`` (same sender and nonce), by geth's rule.
+
+    Both the fee cap and the tip must rise, and each by at least
+    PRICE_BUMP_PERCENT, with the threshold rounded down.
+    """
+    if fee_cap(new) <= fee_cap(old) or tip_cap(new) <= tip_cap(old):
+        return False
+    bump = 100 + PRICE_BUMP_PERCENT
+    return fee_cap(new) >= fee_cap(old) * bump // 100 and tip_cap(new) >= tip_cap(old) * bump // 100
+
+
 class AccountReader:
     """What the pool reads from the head state."""
 
@@ -101,7 +113,8 @@ class TxPool:
         try:
             tx = PragueTransactionBuilder.decode(raw)
         except Exception as error:  # rlp, eth_utils and py-evm raise unrelated error types here
-            raise TxRejected(f"rlp: invalid transaction: {error}") from None
+            reason = error.args[-1] if error.args else error.__class__.__name__
+            raise TxRejected(f"rlp: invalid transaction: {reason}") from None
         return tx
 
     def add_raw(self, raw: bytes) -> bytes:
@@ -165,8 +178,7 @@ class TxPool:
         slots = self._by_sender.get(sender, {})
         existing = slots.get(tx.nonce)
         if existing is not None:
-            bump = 100 + PRICE_BUMP_PERCENT
-            if fee_cap(tx) * 100 < fee_cap(existing.tx) * bump or tip_cap(tx) * 100 < tip_cap(existing.tx) * bump:
+            if not replaces(existing.tx, tx):
                 raise TxRejected("replacement transaction underpriced")
             return
         if len(slots) >= self.limits.per_sender:
