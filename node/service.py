@@ -14,6 +14,7 @@ from node import __version__
 from node.chain.chain import Chain
 from node.chain.crypto import address_of_private_key
 from node.chain.header import KuraHeader
+from node.consensus.bft import BftDriver
 from node.consensus.single import SingleValidatorEngine
 from node.consensus.validators import ValidatorTracker, VoteBox
 from node.errors import ConfigError
@@ -49,6 +50,8 @@ class NodeOptions:
     node_key: bytes | None = None
     #: Nodes allowed to connect, besides the genesis validators.
     node_allowlist: frozenset[bytes] = frozenset()
+    #: Seconds before QBFT round 0 times out; later rounds double it.
+    round_timeout: float = 2.0
 
 
 class HeadAccounts:
@@ -95,8 +98,10 @@ class Node:
         self.bridge = NetworkBridge(self.chain, self.pool, self.core, self.validators.next_validators)
         self.network = self._make_network(options)
         self.bridge.network = self.network
+        # A validator without peers seals alone; with peers it runs QBFT.
         self.engine: SingleValidatorEngine | None = None
-        if options.validator_key is not None:
+        self.bft: BftDriver | None = None
+        if options.validator_key is not None and self.network is None:
             self.engine = SingleValidatorEngine(
                 self.chain,
                 self.pool,
@@ -107,6 +112,17 @@ class Node:
                 next_base_fee=self.chain.next_base_fee,  # type: ignore[arg-type]
                 has_pending=self.pool.has_pending,
                 on_sealed=self.bridge.announce,
+            )
+        elif options.validator_key is not None:
+            self.bft = BftDriver(
+                self.chain,
+                self.pool,
+                self.bridge,
+                self.core,
+                self.validators,
+                self.votes,
+                options.validator_key,
+                round_timeout=options.round_timeout,
             )
         self.rpc = RpcContext(
             chain=self.chain,
@@ -150,6 +166,8 @@ class Node:
             self.network.start()
         if self.engine is not None:
             self.engine.start()
+        if self.bft is not None:
+            self.bft.start()
         config = uvicorn.Config(
             create_app(self.rpc),
             host=self.options.rpc_host,
@@ -167,6 +185,8 @@ class Node:
     def close(self) -> None:
         if self.engine is not None:
             self.engine.stop()
+        if self.bft is not None:
+            self.bft.stop()
         if self.network is not None:
             self.network.stop()
         self.core.stop()
