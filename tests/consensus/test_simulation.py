@@ -1,7 +1,7 @@
 """Networks of QBFT validators on simulated time: safety under chaos, liveness after it.
 
 Every run is seeded and deterministic. KURA_SIM_SEEDS sets how many
-schedules the seeded tests run (default 24); run more by hand, for
+schedules the seeded tests run (default 40); run more by hand, for
 example ``KURA_SIM_SEEDS=200 pytest tests/consensus/test_simulation.py``.
 """
 
@@ -16,7 +16,7 @@ from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.validation import proposer_for
 from tests.consensus.simulation import SIM_CONFIG, Cluster, Conditions, EquivocatingGossip, SimNode
 
-SEEDS = int(os.environ.get("KURA_SIM_SEEDS", "24"))
+SEEDS = int(os.environ.get("KURA_SIM_SEEDS", "40"))
 #: Heights each chaotic schedule tries to finalise.
 HEIGHTS = 5
 #: Capped back-off, so rounds keep turning under constant loss and the

@@ -112,6 +112,9 @@ class HeightManager:
 
         self._rounds: dict[int, RoundState] = {}
         self._round_changes = RoundChangeSet(context.quorum, context.max_faulty)
+        # NOTE: the prepared certificate lives in memory only. A validator that
+        # restarts mid-height forgets it, and until the height ends it must be
+        # counted among the f faulty validators the protocol tolerates.
         self._prepared: PreparedCertificate | None = None
         # Blocks by hash from accepted proposals and from prepared certificates,
         # so a commit quorum can be finalised whichever way the block arrived.
