@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node.cli.network import initialize_devnet_node, node_command, prepare_devnet
+from node.cli.network import DEVNET_DEFAULT_GENESIS, initialize_devnet_node, node_command, prepare_devnet
 from tests.support.process import NodeProcess, free_port, rpc
 
 
 class Devnet:
     """A devnet directory and one NodeProcess per node, started on demand."""
 
-    def __init__(self, root: Path, validators: int, rpc_nodes: int) -> None:
+    def __init__(self, root: Path, validators: int, rpc_nodes: int, *, empty_block_period: int | None = None) -> None:
         self.root = root
         p2p_base, rpc_base = _free_port_block(validators + rpc_nodes)
+        genesis_path = None
+        if empty_block_period is not None:
+            genesis = json.loads(DEVNET_DEFAULT_GENESIS.read_text())
+            genesis["config"]["qbft"]["emptyblockperiodseconds"] = empty_block_period
+            root.mkdir(parents=True, exist_ok=True)
+            genesis_path = root.parent / f"{root.name}-genesis.json"
+            genesis_path.write_text(json.dumps(genesis))
         self.layout = prepare_devnet(
-            root, validators=validators, rpc_nodes=rpc_nodes, p2p_base_port=p2p_base, rpc_base_port=rpc_base
+            root,
+            validators=validators,
+            rpc_nodes=rpc_nodes,
+            p2p_base_port=p2p_base,
+            rpc_base_port=rpc_base,
+            genesis_path=genesis_path,
         )
         self.nodes: list[dict[str, Any]] = self.layout["nodes"]
         self.processes: list[NodeProcess] = []
