@@ -15,12 +15,16 @@ from rlp.sedes import CountableList
 from node.chain.seal import ExtraData, SealFormatError
 
 
+#: Domain tag of the commit seal digest, so no other signature over a proposal hash passes as a commit seal.
+COMMIT_SEAL_DOMAIN = b"kura-commit-seal-v1"
+
+
 class KuraHeader(PragueBlockHeader):
     """A Prague header sealed by :mod:`node.chain.seal`.
 
-    ``hash`` is Keccak-256 of the header RLP with the commit seals removed
-    from ``extraData``. A header whose ``extraData`` is not a seal hashes as
-    a plain Ethereum header.
+    ``hash`` is Keccak-256 of the header RLP with both kinds of seal removed
+    from ``extraData`` and the round set to 0. A header whose ``extraData``
+    is not a seal hashes as a plain Ethereum header.
     """
 
     if TYPE_CHECKING:
@@ -38,13 +42,18 @@ class KuraHeader(PragueBlockHeader):
     @property
     def hash(self) -> Hash32:
         if self._hash is None:
-            self._hash = keccak(rlp.encode(self._with_extra(_strip_commit_seals)))
+            self._hash = keccak(rlp.encode(self._with_extra(_for_block_hash)))
         return cast(Hash32, self._hash)
 
     @property
     def proposal_hash(self) -> Hash32:
         """Hash the proposer signs: the header without either kind of seal."""
         return cast(Hash32, keccak(rlp.encode(self._with_extra(_strip_all_seals))))
+
+    @property
+    def commit_hash(self) -> Hash32:
+        """Hash the commit seals sign: bound to the round through the proposal hash."""
+        return cast(Hash32, keccak(COMMIT_SEAL_DOMAIN + self.proposal_hash))
 
     @property
     def seal(self) -> ExtraData:
@@ -57,9 +66,9 @@ class KuraHeader(PragueBlockHeader):
         return PragueBlockHeader(**fields)
 
 
-def _strip_commit_seals(extra: bytes) -> bytes:
+def _for_block_hash(extra: bytes) -> bytes:
     try:
-        return ExtraData.decode(extra).without_commit_seals().encode()
+        return ExtraData.decode(extra).for_block_hash().encode()
     except SealFormatError:
         return extra
 

@@ -17,11 +17,15 @@ so a single block names its author without consensus messages.
 
 Three hashes are derived from a header:
 
-- the *proposal hash* (signed by the proposer) omits the proposer seal and
-  the commit seals;
-- the *block hash* omits the commit seals only, so every node reports the
-  same hash whichever quorum of commit seals it collected;
-- the commit seals sign the block hash.
+- the *block hash* omits both kinds of seal and counts the round as 0, so
+  every node reports the same hash whichever round finalised the block and
+  whichever quorum of commit seals it collected (Besu's on-chain hash does
+  the same);
+- the *proposal hash* omits both kinds of seal but keeps the round: the
+  proposer seal signs it;
+- the *commit hash* is Keccak-256 of a domain tag and the proposal hash:
+  the commit seals sign it, so a seal binds its round, and a proposer seal
+  can never pass for a commit seal.
 """
 
 from __future__ import annotations
@@ -116,3 +120,6 @@ class ExtraData:
 
     def without_seals(self) -> ExtraData:
         return replace(self, proposer_seal=b"", commit_seals=())
+
+    def for_block_hash(self) -> ExtraData:
+        return replace(self, round=0, proposer_seal=b"", commit_seals=())

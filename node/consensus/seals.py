@@ -22,8 +22,8 @@ def add_proposer_seal(header: KuraHeader, private_key: bytes) -> KuraHeader:
 
 
 def commit_seal(header: KuraHeader, private_key: bytes) -> bytes:
-    """A validator's commit seal: its signature over the block hash."""
-    return sign_hash(private_key, header.hash)
+    """A validator's commit seal: its signature over the header's commit hash (block and round)."""
+    return sign_hash(private_key, header.commit_hash)
 
 
 def with_commit_seals(header: KuraHeader, seals: list[bytes]) -> KuraHeader:
@@ -62,10 +62,10 @@ def verify_seals(header: KuraHeader, validators: tuple[bytes, ...]) -> list[byte
         raise BlockValidationError("proposer not a validator", number=number, got=f"0x{proposer.hex()}")
 
     committers: list[bytes] = []
-    block_hash = header.hash
+    commit_hash = header.commit_hash
     for seal in extra.commit_seals:
         try:
-            signer = recover_address(block_hash, seal)
+            signer = recover_address(commit_hash, seal)
         except SignatureError as error:
             raise BlockValidationError("commit seal invalid", number=number, detail=str(error)) from None
         if signer not in validators:

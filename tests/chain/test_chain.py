@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,28 @@ def test_seals_verify_and_hash_ignores_commit_seals(tmp_path: Path) -> None:
     with pytest.raises(BlockValidationError) as caught:
         verify_seals(stripped, (VALIDATOR,))
     assert caught.value.rule == "too few commit seals"
+
+
+def test_block_hash_ignores_round_and_seals(tmp_path: Path) -> None:
+    chain = new_chain(open_backend("memory", tmp_path))
+    seal_and_commit(chain, [])
+    header = chain.head
+    later_round = header.copy(extra_data=replace(header.seal, round=3, proposer_seal=b"").encode())
+
+    assert later_round.hash == header.hash
+    assert later_round.proposal_hash != header.proposal_hash
+    assert later_round.commit_hash != header.commit_hash
+
+
+def test_commit_seals_bind_their_round(tmp_path: Path) -> None:
+    chain = new_chain(open_backend("memory", tmp_path))
+    seal_and_commit(chain, [])
+    header = chain.head
+    moved = header.copy(extra_data=replace(header.seal, round=1).encode())
+
+    with pytest.raises(BlockValidationError) as caught:
+        verify_seals(moved, (VALIDATOR,))
+    assert caught.value.rule in ("proposer not a validator", "commit seal by non-validator")
 
 
 def test_received_block_reexecutes_to_same_roots(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 
 from node.chain.crypto import recover_address
-from node.chain.seal import ExtraData
 from node.cli.devaccounts import dev_keys
+from tests.support.headers import header_from_rpc
 from tests.support.network import Devnet, wait_for
 from tests.support.process import rpc
 
@@ -40,9 +40,8 @@ def _height(devnet: Devnet, index: int) -> int:
 
 
 def _committers(block: dict) -> set[bytes]:
-    extra = ExtraData.decode(bytes.fromhex(block["extraData"][2:]))
-    block_hash = bytes.fromhex(block["hash"][2:])
-    return {recover_address(block_hash, seal) for seal in extra.commit_seals}
+    header = header_from_rpc(block)
+    return {recover_address(header.commit_hash, seal) for seal in header.seal.commit_seals}
 
 
 def _assert_same_chain(devnet: Devnet, indexes: list[int], upto: int) -> None:
