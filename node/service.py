@@ -23,6 +23,7 @@ from node.p2p.network import NetworkConfig, P2PNetwork
 from node.rpc.filters import FilterManager
 from node.rpc.registry import RpcContext, RpcLimits
 from node.rpc.server import create_app
+from node.rpc.subscriptions import SubscriptionHub
 from node.store.backend import LevelDBBackend
 from node.txpool.pool import AccountReader, PoolLimits, TxPool
 
@@ -90,6 +91,9 @@ class Node:
         )
         self.filters = FilterManager()
         self.pool.listeners.append(self.filters.on_pending_transaction)
+        self.subscriptions = SubscriptionHub()
+        self.pool.listeners.append(self.subscriptions.on_pending)
+        self.chain.listeners.append(self.subscriptions.on_block)
         genesis_header = self.chain.header_by_number(0)
         assert genesis_header is not None
         self.validators = ValidatorTracker(self.chain.store.header_by_hash, genesis_header)
@@ -134,6 +138,7 @@ class Node:
             on_transaction=lambda raw: self.bridge.gossip_transactions([raw]),
             validators=self.validators,
             votes=self.votes if options.validator_key is not None else None,
+            subscriptions=self.subscriptions,
         )
 
     def _make_network(self, options: NodeOptions) -> P2PNetwork | None:
@@ -175,6 +180,7 @@ class Node:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=5,
+            ws_max_size=self.options.rpc_limits.max_body_bytes,
         )
         server = uvicorn.Server(config)
         try:

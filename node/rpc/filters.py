@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth.abc import SignedTransactionAPI
 from eth_bloom import BloomFilter
 
 from node.chain.header import KuraHeader
@@ -76,6 +77,13 @@ def _parse_topics(value: Any) -> tuple[tuple[bytes, ...] | None, ...]:
         else:
             raise InvalidParams("invalid argument 0: a topic must be a hash, null or a list of hashes")
     return tuple(parsed)
+
+
+def parse_topics_and_addresses(query: Any) -> tuple[tuple[bytes, ...], tuple[tuple[bytes, ...] | None, ...]]:
+    """The address and topic parts of a filter object."""
+    if not isinstance(query, dict):
+        raise InvalidParams("invalid argument 1: filter object expected")
+    return _parse_addresses(query.get("address")), _parse_topics(query.get("topics"))
 
 
 def parse_criteria(ctx: RpcContext, query: Any, *, open_ended: bool = False) -> tuple[LogCriteria, bytes | None]:
@@ -203,11 +211,11 @@ class FilterManager:
         with self._lock:
             return self._filters.pop(filter_id, None) is not None if isinstance(filter_id, str) else False
 
-    def on_pending_transaction(self, tx_hash: bytes) -> None:
+    def on_pending_transaction(self, tx: SignedTransactionAPI) -> None:
         with self._lock:
             for entry in self._filters.values():
                 if entry.kind == "pending" and len(entry.pending) < 10_000:
-                    entry.pending.append(hex_bytes(tx_hash))
+                    entry.pending.append(hex_bytes(tx.hash))
 
     def _expire(self) -> None:
         deadline = time.monotonic() - FILTER_TIMEOUT_SECONDS

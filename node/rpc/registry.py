@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from node.chain.chain import Chain
     from node.consensus.validators import ValidatorTracker, VoteBox
     from node.rpc.filters import FilterManager
+    from node.rpc.subscriptions import SubscriptionHub
     from node.txpool.pool import TxPool
 
 Handler = Callable[["RpcContext", list[Any]], Any]
@@ -45,6 +46,7 @@ class RpcContext:
     validators: ValidatorTracker | None = None
     #: This validator's pending votes; None on a node that does not validate.
     votes: VoteBox | None = None
+    subscriptions: SubscriptionHub | None = None
 
 
 def method(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +21,7 @@ from node.errors import KuraError
 # Importing the namespace modules registers their methods.
 from node.rpc import eth_chain, eth_state, filters, qbft, web3_net  # noqa: F401
 from node.rpc.registry import BLOCKING, METHODS, RpcContext
+from node.rpc.subscriptions import serve_websocket
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +113,37 @@ def nesting_too_deep(body: bytes) -> bool:
     return False
 
 
+Dispatcher = Callable[[RpcContext, Any], Awaitable[dict[str, Any] | None]]
+
+
+async def process_body(ctx: RpcContext, body: bytes, dispatch: Dispatcher) -> bytes | None:
+    """Parse a request body (one call or a batch), run it, and return the encoded answer.
+
+    None means there is nothing to send back: only notifications were sent.
+    """
+    limits = ctx.limits
+    try:
+        if nesting_too_deep(body):
+            raise ValueError("JSON nested too deeply")
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return _dumps(_error(None, PARSE_ERROR, "parse error"))
+
+    if not isinstance(payload, list):
+        single = await dispatch(ctx, payload)
+        return None if single is None else _dumps(single)
+    if not payload:
+        return _dumps(_error(None, INVALID_REQUEST, "empty batch"))
+    if len(payload) > limits.max_batch:
+        # As geth: one error, in an array, carrying the first call's id.
+        first = payload[0] if isinstance(payload[0], dict) else {}
+        message = f"batch too large: {len(payload)} requests, the limit is {limits.max_batch}"
+        return _dumps([_error(first.get("id"), INVALID_REQUEST, message)])
+    responses = [await dispatch(ctx, call) for call in payload]
+    answered = [response for response in responses if response is not None]
+    return _dumps(answered) if answered else None
+
+
 def create_app(ctx: RpcContext) -> FastAPI:
     app = FastAPI(title="Kura JSON-RPC", docs_url=None, redoc_url=None, openapi_url=None)
     limits = ctx.limits
@@ -125,32 +158,14 @@ def create_app(ctx: RpcContext) -> FastAPI:
             body.extend(chunk)
             if len(body) > limits.max_body_bytes:
                 return _too_large(limits.max_body_bytes)
-        try:
-            if nesting_too_deep(bytes(body)):
-                raise ValueError("JSON nested too deeply")
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return Response(_dumps(_error(None, PARSE_ERROR, "parse error")), media_type="application/json")
+        answer = await process_body(ctx, bytes(body), handle_call)
+        if answer is None:
+            return Response(status_code=200)
+        return Response(answer, media_type="application/json")
 
-        if isinstance(payload, list):
-            if not payload:
-                return Response(_dumps(_error(None, INVALID_REQUEST, "empty batch")), media_type="application/json")
-            if len(payload) > limits.max_batch:
-                # As geth: one error, in an array, carrying the first call's id.
-                first = payload[0] if isinstance(payload[0], dict) else {}
-                message = f"batch too large: {len(payload)} requests, the limit is {limits.max_batch}"
-                error = _error(first.get("id"), INVALID_REQUEST, message)
-                return Response(_dumps([error]), media_type="application/json")
-            responses = [await handle_call(ctx, call) for call in payload]
-            answered = [r for r in responses if r is not None]
-            if not answered:
-                return Response(status_code=200)
-            return Response(_dumps(answered), media_type="application/json")
-
-        single = await handle_call(ctx, payload)
-        if single is None:
-            return Response(status_code=204)
-        return Response(_dumps(single), media_type="application/json")
+    @app.websocket("/")
+    async def websocket(socket: WebSocket) -> None:
+        await serve_websocket(ctx, socket)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

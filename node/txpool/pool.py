@@ -101,8 +101,8 @@ class TxPool:
         self._by_sender: dict[Address, dict[int, PooledTx]] = {}
         self._by_hash: dict[bytes, PooledTx] = {}
         self._arrivals = 0
-        #: Called with each newly admitted transaction hash.
-        self.listeners: list[Callable[[bytes], None]] = []
+        #: Called with each newly admitted transaction.
+        self.listeners: list[Callable[[SignedTransactionAPI], None]] = []
         self.has_pending = threading.Event()
 
     # Admission
@@ -135,7 +135,7 @@ class TxPool:
             self._check_against_state(tx, sender, accounts)
             self._insert(tx, sender, raw, accounts.nonce(sender))
         for listener in list(self.listeners):
-            listener(tx.hash)
+            listener(tx)
         return tx.hash
 
     def _check_static(self, tx: SignedTransactionAPI) -> None:
