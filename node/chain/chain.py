@@ -1,8 +1,8 @@
 """The chain: a store, its genesis rules, and the blocks on top of them.
 
 :class:`Chain` is what the consensus engine, the transaction pool and the
-JSON-RPC server share. It executes and commits blocks and answers reads
-about committed blocks and state. It does not decide which block comes
+JSON-RPC server share. It executes and commits blocks and serves reads
+of committed blocks and state. It does not decide which block comes
 next: that is the consensus engine's job.
 """
 
@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 def initialize_store(backend: KeyValueBackend, genesis: Genesis) -> KuraHeader:
     """Write the genesis block into an empty store; return its header.
 
-    A store that already holds the same genesis is left as it is; one that
-    holds another genesis raises StoreError.
+    A store that already contains the same genesis is left as it is. One
+    that contains another genesis raises StoreError.
     """
     store = ChainStore(backend)
     overlay = StateOverlay(backend)
@@ -101,7 +101,7 @@ class Chain:
         return calculate_expected_base_fee_per_gas(parent)
 
     def make_template(self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData) -> KuraHeader:
-        """A header for the child of ``parent`` before execution."""
+        """Build the header of ``parent``'s child before execution."""
         return KuraHeader(
             difficulty=0,
             block_number=BlockNumber(parent.block_number + 1),
@@ -213,12 +213,12 @@ class Chain:
         return self.store.receipts(header.hash)
 
     def state_at(self, header: KuraHeader) -> StateAPI:
-        """A throw-away state at ``header``; writes to it are never stored."""
+        """Open a throw-away state at ``header``; writes to it are never stored."""
         overlay = StateOverlay(self.store.backend)
         return make_vm(header, overlay, self.store.header_by_hash, self.chain_context).state
 
     def pending_template(self) -> KuraHeader:
-        """A header for executing calls against the head, as the next block would."""
+        """Build a header for executing calls against the head, as the next block would."""
         head = self._head
         return self.make_template(
             head,

@@ -6,7 +6,7 @@ rejects the block), so a proposer and its followers cannot disagree about
 how a block is executed.
 
 py-evm's ``Chain.apply_transaction`` rebuilds the block's tries after each
-transaction, which is quadratic in the block size; here the tries are built
+transaction, which is quadratic in the block size. Here the tries are built
 once, after the last transaction.
 """
 

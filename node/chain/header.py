@@ -14,7 +14,6 @@ from rlp.sedes import CountableList
 
 from node.chain.seal import ExtraData, SealFormatError
 
-
 #: Domain tag of the commit seal digest, so no other signature over a proposal hash passes as a commit seal.
 COMMIT_SEAL_DOMAIN = b"kura-commit-seal-v1"
 

@@ -42,7 +42,7 @@ def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
 
 
 def _reference(node: Node) -> Node:
-    """How a parent refers to ``node``: inline below 32 encoded bytes, else by hash."""
+    """Return how a parent refers to ``node``: inline below 32 encoded bytes, else by hash."""
     encoded = rlp.encode(node)
     return node if len(encoded) < 32 else keccak(encoded)
 

@@ -102,7 +102,7 @@ def prepare_devnet(
 
 
 def node_command(root: Path, node: dict[str, Any], nodes: list[dict[str, Any]]) -> list[str]:
-    """The ``kura run`` command line of one devnet node."""
+    """Return the ``kura run`` command line of one devnet node."""
     directory = root / node["name"]
     keystore_flag = "--validator-keystore" if node["validator"] else "--node-keystore"
     peers = [f"127.0.0.1:{other['p2p_port']}" for other in nodes if other is not node]

@@ -22,7 +22,7 @@ def add_proposer_seal(header: KuraHeader, private_key: bytes) -> KuraHeader:
 
 
 def commit_seal(header: KuraHeader, private_key: bytes) -> bytes:
-    """A validator's commit seal: its signature over the header's commit hash (block and round)."""
+    """Sign the header's commit hash (block and round): a validator's commit seal."""
     return sign_hash(private_key, header.commit_hash)
 
 

@@ -1,4 +1,4 @@
-"""Which validators seal a block: genesis set, changed by votes in headers.
+"""Validator sets per block: the genesis set, changed by votes in headers.
 
 A validator votes by proposing a block whose seal carries ``vote`` (add or
 remove an address). Votes are tallied per (address, add) pair, counting
@@ -35,7 +35,7 @@ class Snapshot:
 
 
 def apply_header(snapshot: Snapshot, header: KuraHeader) -> Snapshot:
-    """The snapshot after ``header``, given the snapshot after its parent."""
+    """Apply ``header``'s vote to the snapshot after its parent; return the snapshot after ``header``."""
     validators = snapshot.validators
     tally = {} if header.block_number % EPOCH_LENGTH == 0 else dict(snapshot.tally)
     vote = header.seal.vote
@@ -61,7 +61,7 @@ def apply_header(snapshot: Snapshot, header: KuraHeader) -> Snapshot:
 
 
 def _meaningful(vote: Vote, validators: tuple[bytes, ...]) -> bool:
-    """A vote counts only if it would change the set."""
+    """Return whether the vote would change the set; only such votes count."""
     return (vote.address in validators) != vote.add
 
 
@@ -76,7 +76,7 @@ class ValidatorTracker:
         self._cache[genesis.hash] = Snapshot(tuple(genesis.seal.validators))
 
     def snapshot(self, header: KuraHeader) -> Snapshot:
-        """The snapshot after ``header``."""
+        """Return the snapshot after ``header``, computing missing ones from its ancestors."""
         with self._lock:
             pending: list[KuraHeader] = []
             current: KuraHeader | None = header
@@ -126,7 +126,7 @@ class VoteBox:
             return dict(self._votes)
 
     def next_vote(self, validators: tuple[bytes, ...], block_number: int) -> Vote | None:
-        """A vote for the next proposal: one still meaningful, rotating by block number.
+        """Pick the vote for the next proposal, rotating by block number.
 
         Votes that no longer change the set (already applied) are dropped.
         """

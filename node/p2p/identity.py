@@ -144,7 +144,7 @@ class NetworkCA:
 
 
 def address_from_certificate(certificate_der: bytes) -> bytes:
-    """The node address bound into a peer's certificate; IdentityError if unbound or forged."""
+    """Return the node address bound into a peer's certificate; raise IdentityError if unbound or forged."""
     certificate = x509.load_der_x509_certificate(certificate_der)
     try:
         extension = certificate.extensions.get_extension_for_oid(BINDING_OID)

@@ -1,10 +1,10 @@
 """Connections to allowlisted peers over mutual TLS, in a thread of their own.
 
 The network runs an asyncio loop on a dedicated thread. It accepts and
-dials connections, checks each peer's certificate against the network CA
-and its node-key binding against the allowlist, exchanges a hello (same
-chain id and genesis, or the peer is dropped), and then delivers each
-decoded message to the node's handler. Handlers run on the network thread
+dials connections, and checks each peer's certificate against the network
+CA and its node-key binding against the allowlist. The peers then exchange
+a hello, and a peer on another chain id or genesis is dropped. After that,
+each decoded message goes to the node's handler. Handlers run on the network thread
 and must return quickly; the node hands heavy work to its own thread.
 """
 
@@ -48,19 +48,19 @@ class Peer:
 
 
 class Handler:
-    """What the node does with peer events; every method runs on the network thread."""
+    """Node callbacks for peer events; every method runs on the network thread."""
 
     def local_hello(self) -> wire.Hello:
         raise NotImplementedError
 
     def on_peer_connected(self, peer: Peer) -> None:
-        """A peer finished the hello exchange."""
+        """Handle a peer that finished the hello exchange."""
 
     def on_peer_disconnected(self, peer: Peer) -> None:
-        """A peer's connection closed."""
+        """Handle a peer whose connection closed."""
 
     def on_message(self, peer: Peer, message: wire.Message) -> None:
-        """A decoded message other than hello arrived from ``peer``."""
+        """Handle a decoded message other than hello from ``peer``."""
 
 
 def _server_context(tls_dir: Path) -> ssl.SSLContext:

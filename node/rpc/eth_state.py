@@ -92,7 +92,7 @@ def _call_fields(call: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """What a simulated call produced; immutable, so it can be cached."""
+    """Result of a simulated call; immutable, so it can be cached."""
 
     output: bytes
     #: None on success, "revert" on REVERT, else the EVM error message.
@@ -104,7 +104,7 @@ class CallCache:
     """Outcomes of calls by (block hash, call fields, gas).
 
     State at a block never changes, so a repeated call on the same block
-    (an exchange polling ``balanceOf`` between blocks) is answered without
+    (an exchange polling ``balanceOf`` between blocks) returns without
     running the EVM again.
     """
 

@@ -80,7 +80,7 @@ def _parse_topics(value: Any) -> tuple[tuple[bytes, ...] | None, ...]:
 
 
 def parse_topics_and_addresses(query: Any) -> tuple[tuple[bytes, ...], tuple[tuple[bytes, ...] | None, ...]]:
-    """The address and topic parts of a filter object."""
+    """Parse the address and topic parts of a filter object."""
     if not isinstance(query, dict):
         raise InvalidParams("invalid argument 1: filter object expected")
     return _parse_addresses(query.get("address")), _parse_topics(query.get("topics"))

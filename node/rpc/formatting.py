@@ -74,7 +74,7 @@ def format_block(header: KuraHeader, transactions: tuple[SignedTransactionAPI, .
 def format_transaction(
     tx: SignedTransactionAPI, header: KuraHeader | None = None, index: int | None = None
 ) -> dict[str, Any]:
-    """A transaction; ``header`` None means it is still in the pool."""
+    """Format a transaction; ``header`` None means it is still in the pool."""
     type_id = tx.type_id or 0
     result: dict[str, Any] = {
         "blockHash": None if header is None else hex_bytes(header.hash),
@@ -147,7 +147,7 @@ def format_log(
 def format_receipts(
     header: KuraHeader, transactions: tuple[SignedTransactionAPI, ...], receipts: tuple[ReceiptAPI, ...]
 ) -> list[dict[str, Any]]:
-    """Every receipt of a block; log indexes count across the block."""
+    """Format every receipt of a block; log indexes count across the block."""
     formatted = []
     previous_gas = 0
     log_index = 0

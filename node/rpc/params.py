@@ -15,7 +15,7 @@ _HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
 
 
 def quantity(value: Any, name: str = "quantity") -> int:
-    """A hex QUANTITY (``0x1a``) as an int."""
+    """Parse a hex QUANTITY (``0x1a``) into an int."""
     if not isinstance(value, str) or not value.startswith(("0x", "0X")):
         raise InvalidParams(f"invalid argument {name}: hex string without 0x prefix: {value!r}")
     digits = value[2:]
@@ -30,7 +30,7 @@ def quantity(value: Any, name: str = "quantity") -> int:
 
 
 def block_number(value: Any, name: str = "block number") -> int:
-    """A block number QUANTITY; at most 64 bits, as geth's ``hexutil.Uint64``."""
+    """Parse a block number QUANTITY of at most 64 bits, as geth's ``hexutil.Uint64``."""
     number = quantity(value, name)
     if number >= 1 << 64:
         raise InvalidParams(f"invalid argument {name}: hex number > 64 bits")
@@ -38,7 +38,7 @@ def block_number(value: Any, name: str = "block number") -> int:
 
 
 def storage_slot(value: Any, name: str = "slot") -> int:
-    """A storage slot: hex of up to 32 bytes, odd length allowed and ``0x`` meaning 0, as geth reads it."""
+    """Parse a storage slot: hex of up to 32 bytes, odd length allowed and ``0x`` meaning 0, as geth reads it."""
     if not isinstance(value, str) or not value.startswith(("0x", "0X")):
         raise InvalidParams(f"invalid argument {name}: hex string without 0x prefix")
     digits = value[2:]

@@ -29,7 +29,7 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INTERNAL_ERROR = -32603
-#: geth answers an oversized body with HTTP 413; the body still carries a JSON-RPC error.
+#: geth rejects an oversized body with HTTP 413; the body still carries a JSON-RPC error.
 REQUEST_TOO_LARGE = -32600
 #: Deepest JSON nesting accepted (geth's decoder stops at 10,000 too).
 MAX_JSON_DEPTH = 10_000
@@ -50,8 +50,8 @@ def _dumps(payload: Any) -> bytes:
 async def handle_call(ctx: RpcContext, call: Any) -> dict[str, Any] | None:
     """Run one request object; None for a notification, even when it fails.
 
-    A notification is a valid request without ``id``; an object without a
-    method string is an invalid request and is answered.
+    A notification is a valid request without ``id``. An object without a
+    method string is an invalid request and gets an error response.
     """
     if not isinstance(call, dict):
         return _error(None, INVALID_REQUEST, "invalid request")
@@ -91,7 +91,7 @@ async def _run_call(ctx: RpcContext, call: dict[str, Any]) -> dict[str, Any]:
 
 
 def nesting_too_deep(body: bytes) -> bool:
-    """Whether JSON ``body`` nests arrays and objects deeper than MAX_JSON_DEPTH.
+    """Return whether JSON ``body`` nests arrays and objects deeper than MAX_JSON_DEPTH.
 
     The C JSON decoder recurses once per level, and py-evm raises the
     interpreter's recursion limit so far that a deep enough body overflows
@@ -117,7 +117,7 @@ Dispatcher = Callable[[RpcContext, Any], Awaitable[dict[str, Any] | None]]
 
 
 async def process_body(ctx: RpcContext, body: bytes, dispatch: Dispatcher) -> bytes | None:
-    """Parse a request body (one call or a batch), run it, and return the encoded answer.
+    """Parse a request body (one call or a batch), run it, and return the encoded response.
 
     None means there is nothing to send back: only notifications were sent.
     """

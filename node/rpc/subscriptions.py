@@ -1,7 +1,7 @@
 """WebSocket JSON-RPC with ``eth_subscribe``: newHeads, logs and newPendingTransactions.
 
 Every HTTP method also works over a WebSocket on the same port. Events come
-from the chain and the pool on their own threads; the hub formats each
+from the chain and the pool on their own threads. The hub formats each
 event once and hands it to every connection's event loop. A connection
 whose outgoing queue fills (a client that reads too slowly) is closed
 rather than allowed to grow without bound.

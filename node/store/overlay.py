@@ -1,4 +1,4 @@
-"""A write overlay that py-evm's state code sees as its database.
+"""A write overlay that py-evm's state code uses as its database.
 
 Executing a block writes trie nodes and code into the overlay, never into
 the store. The chain then commits the overlay's writes together with the
@@ -41,8 +41,8 @@ class StateOverlay(BaseAtomicDB):
 
     def __delitem__(self, key: bytes) -> None:
         # Trie nodes are content-addressed and shared between blocks, so
-        # the node never deletes them; py-evm only asks for deletes when
-        # pruning, which the node does not enable.
+        # the node never deletes them. py-evm deletes only when pruning,
+        # which the node does not enable.
         raise NotImplementedError("the state store keeps every trie node")
 
     def _exists(self, key: bytes) -> bool:

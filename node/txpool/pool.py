@@ -62,7 +62,7 @@ def tip_cap(tx: SignedTransactionAPI) -> int:
 
 
 def replaces(old: SignedTransactionAPI, new: SignedTransactionAPI) -> bool:
-    """Whether ``new`` may replace ``old`` (same sender and nonce), by geth's rule.
+    """Return whether ``new`` may replace ``old`` (same sender and nonce), by geth's rule.
 
     Both the fee cap and the tip must rise, and each by at least
     PRICE_BUMP_PERCENT, with the threshold rounded down.
@@ -74,7 +74,7 @@ def replaces(old: SignedTransactionAPI, new: SignedTransactionAPI) -> bool:
 
 
 class AccountReader:
-    """What the pool reads from the head state."""
+    """Nonce and balance readers on the head state, as the pool uses them."""
 
     def __init__(self, nonce: Callable[[Address], int], balance: Callable[[Address], int]) -> None:
         self.nonce = nonce
