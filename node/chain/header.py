@@ -1,4 +1,4 @@
-"""Kura's block header: a Prague header whose hash skips the commit seals."""
+"""Kura's block header: a Prague header whose hash skips the seals and the consensus round."""
 
 from __future__ import annotations
 
