@@ -1,0 +1,249 @@
+"""Import a snapshot stream into an empty store, checking it as it goes.
+
+Checks, in order: block 0 equals the genesis block that the snapshot's
+genesis document builds; every later header names its predecessor as
+parent, carries a proposer seal and a quorum of commit seals by the
+validators of its parent (node.consensus.seals.verify_seals with
+ValidatorTracker), and matches its body and receipts (transaction and
+receipt roots); the last block is the snapshot's block; and every trie
+node and code reachable from its state root is present, each stored under
+its own Keccak-256 hash, so the imported state is exactly the sealed one.
+
+The head pointer moves to the snapshot's block only after all checks
+pass. A caller imports into a scratch directory and renames it into place,
+because the genesis written first would otherwise look like a usable store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import rlp
+from eth.db.trie import _make_trie_root_and_nodes
+from eth_hash.auto import keccak
+from rlp.sedes import big_endian_int
+
+from node.chain.chain import initialize_store
+from node.chain.genesis import parse_genesis
+from node.chain.header import KuraHeader
+from node.consensus.seals import verify_seals
+from node.consensus.validators import ValidatorTracker
+from node.errors import BlockValidationError
+from node.shelter import errors
+from node.shelter.errors import ShelterRejected
+from node.shelter.snapshot import SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotInfo, walk_state
+from node.store import schema
+from node.store.backend import KeyValueBackend
+
+logger = logging.getLogger(__name__)
+
+_LOOKUP = rlp.sedes.List([big_endian_int, big_endian_int])
+#: Bytes of puts gathered before one write batch.
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+def _encoded_items(raw_list: bytes) -> list[bytes]:
+    """Consensus encodings of a body's transactions or a block's receipts.
+
+    Typed items are stored as byte strings (type byte + RLP payload), legacy
+    ones as RLP lists; the trie and the hashes use the encoded bytes.
+    """
+    return [item if isinstance(item, bytes) else rlp.encode(item) for item in rlp.decode(raw_list)]
+
+
+def _receipt_logs(encoded: bytes) -> list[Any]:
+    payload = encoded[1:] if encoded[0] < 0x80 else encoded
+    return rlp.decode(payload)[3]
+
+
+class _Writer:
+    def __init__(self, backend: KeyValueBackend) -> None:
+        self.backend = backend
+        self.puts: dict[bytes, bytes] = {}
+        self.size = 0
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.puts[key] = value
+        self.size += len(key) + len(value)
+        if self.size >= BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.puts:
+            self.backend.write_batch(self.puts)
+        self.puts = {}
+        self.size = 0
+
+
+class SnapshotImporter:
+    """Consumes snapshot records (decoded msgpack arrays) and writes them into ``backend``."""
+
+    def __init__(self, backend: KeyValueBackend, *, expected: SnapshotInfo | None = None) -> None:
+        self.backend = backend
+        self.expected = expected
+        self.writer = _Writer(backend)
+        self.info: SnapshotInfo | None = None
+        self.tracker: ValidatorTracker | None = None
+        self.parent: KuraHeader | None = None
+        self.blocks = 0
+        self.state_entries = 0
+        self.finished = False
+
+    def feed(self, records: Iterable[Any]) -> None:
+        for record in records:
+            self._handle(record)
+
+    def _handle(self, record: Any) -> None:
+        if not isinstance(record, list) or not record:
+            raise ShelterRejected(errors.SNAPSHOT_INVALID, "a snapshot record is not a non-empty array")
+        kind = record[0]
+        if self.finished:
+            raise ShelterRejected(errors.SNAPSHOT_INVALID, f"record {kind!r} after the end record")
+        if self.info is None:
+            self._start(record)
+        elif kind == "block":
+            self._block(record[1], record[2], record[3], record[4])
+        elif kind == "state":
+            for value in record[1]:
+                self.writer.put(schema.state_prefix() + keccak(value), value)
+            self.state_entries += len(record[1])
+        elif kind == "end":
+            self._end(record[1])
+        else:
+            raise ShelterRejected(errors.SNAPSHOT_INVALID, f"unknown snapshot record {kind!r}")
+
+    def _start(self, record: list[Any]) -> None:
+        if record[0] != SNAPSHOT_MAGIC or record[1] != SNAPSHOT_VERSION:
+            raise ShelterRejected(
+                errors.SNAPSHOT_INVALID,
+                "the stream does not start with a version 1 snapshot header",
+                got=record[:2],
+                expected=[SNAPSHOT_MAGIC, SNAPSHOT_VERSION],
+            )
+        info = SnapshotInfo.from_record(record[2])
+        if self.expected is not None and info != self.expected:
+            raise ShelterRejected(
+                errors.SNAPSHOT_INVALID,
+                "the snapshot header differs from the manifest",
+                got=(info.height, info.block_hash.hex()),
+                expected=(self.expected.height, self.expected.block_hash.hex()),
+            )
+        self.info = info
+        genesis_header = initialize_store(self.backend, parse_genesis(json.loads(info.genesis)))
+        self.tracker = ValidatorTracker(self._recent_header, genesis_header)
+        self.parent = None
+
+    def _recent_header(self, block_hash: bytes) -> KuraHeader | None:
+        # The tracker asks only for the parent of the block being imported.
+        parent = self.parent
+        return parent if parent is not None and parent.hash == block_hash else None
+
+    def _block(self, number: int, header_raw: bytes, body_raw: bytes, receipts_raw: bytes) -> None:
+        assert self.tracker is not None
+        header = rlp.decode(header_raw, sedes=KuraHeader)
+        if header.block_number != number or number != self.blocks:
+            raise ShelterRejected(errors.SNAPSHOT_INVALID, "blocks out of order", got=number, expected=self.blocks)
+
+        if number == 0:
+            genesis_hash = self.backend.get(schema.canonical_key(0))
+            if header.hash != genesis_hash:
+                raise ShelterRejected(
+                    errors.SNAPSHOT_INVALID,
+                    "block 0 is not the genesis block of the snapshot's genesis document",
+                    got=header.hash.hex(),
+                    expected=genesis_hash.hex() if genesis_hash else None,
+                )
+        else:
+            assert self.parent is not None
+            if header.parent_hash != self.parent.hash:
+                raise ShelterRejected(
+                    errors.SNAPSHOT_INVALID, f"block {number} does not follow block {number - 1}"
+                )
+            try:
+                verify_seals(header, self.tracker.next_validators(self.parent))
+            except BlockValidationError as error:
+                raise ShelterRejected(errors.SEAL_INVALID, f"block {number}: {error.message}") from None
+            self.tracker.snapshot(header)
+        transactions = _encoded_items(body_raw)
+        receipts = _encoded_items(receipts_raw)
+        self._check_root(number, "transaction root", transactions, header.transaction_root)
+        self._check_root(number, "receipt root", receipts, header.receipt_root)
+
+        self._write_block(header, header_raw, body_raw, receipts_raw, transactions, receipts)
+        self.parent = header
+        self.blocks += 1
+
+    @staticmethod
+    def _check_root(number: int, what: str, items: list[bytes], expected: bytes) -> None:
+        root, _nodes = _make_trie_root_and_nodes(tuple(items))
+        if root != expected:
+            raise ShelterRejected(
+                errors.SNAPSHOT_INVALID, f"block {number}: {what} mismatch", got=root.hex(), expected=expected.hex()
+            )
+
+    def _write_block(
+        self,
+        header: KuraHeader,
+        header_raw: bytes,
+        body_raw: bytes,
+        receipts_raw: bytes,
+        transactions: list[bytes],
+        receipts: list[bytes],
+    ) -> None:
+        # The same keys as ChainStore.commit_block writes; a test compares both stores key by key.
+        block_hash = header.hash
+        number = header.block_number
+        put = self.writer.put
+        put(schema.header_key(block_hash), header_raw)
+        put(schema.body_key(block_hash), body_raw)
+        put(schema.receipts_key(block_hash), receipts_raw)
+        put(schema.canonical_key(number), block_hash)
+        put(schema.number_key(block_hash), number.to_bytes(8, "big"))
+        for index, encoded in enumerate(transactions):
+            put(schema.tx_lookup_key(keccak(encoded)), rlp.encode([number, index], sedes=_LOOKUP))
+        for encoded in receipts:
+            for address, topics, _data in _receipt_logs(encoded):
+                put(schema.log_address_key(address, number), b"")
+                for topic in topics:
+                    put(schema.log_topic_key(topic.rjust(32, b"\x00"), number), b"")
+
+    def _end(self, counts: dict[str, int]) -> None:
+        info = self.info
+        assert info is not None and self.parent is not None
+        if counts.get("blocks") != self.blocks or counts.get("state_entries") != self.state_entries:
+            raise ShelterRejected(
+                errors.SNAPSHOT_INVALID,
+                "the end record's counts differ from the records read",
+                got=(self.blocks, self.state_entries),
+                expected=(counts.get("blocks"), counts.get("state_entries")),
+            )
+        head = self.parent
+        if head.hash != info.block_hash or head.state_root != info.state_root:
+            raise ShelterRejected(
+                errors.SNAPSHOT_INVALID,
+                "the last block is not the snapshot's block",
+                got=head.hash.hex(),
+                expected=info.block_hash.hex(),
+            )
+        self.writer.flush()
+
+        prefix = schema.state_prefix()
+        reachable = 0
+        try:
+            for _value in walk_state(lambda key: self.backend.get(prefix + key), head.state_root):
+                reachable += 1
+        except ShelterRejected as error:
+            raise ShelterRejected(errors.STATE_ROOT_MISMATCH, f"state at block {head.block_number}: {error.message}") from None
+        if reachable != self.state_entries:
+            raise ShelterRejected(
+                errors.STATE_ROOT_MISMATCH,
+                "the snapshot holds state entries not reachable from the state root",
+                got=self.state_entries,
+                expected=reachable,
+            )
+        self.backend.write_batch({schema.meta_key("head"): head.hash})
+        self.finished = True
+        logger.info("snapshot imported height=%d hash=0x%s", head.block_number, head.hash.hex())
