@@ -300,13 +300,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--hardhat", action="store_true", help="also run the same load on a Hardhat 3 node and print both side by side"
     )
     nodes.add_argument("--kura-only", action="store_true", help="benchmark kura alone (the default)")
-    parser.add_argument(
-        "--hardhat-mining",
-        choices=("interval", "auto"),
-        default="interval",
-        help="Hardhat's mining: 'interval' seals a block each second like kura dev (default); "
-        "'auto' seals one block per transaction, Hardhat's own default",
-    )
 
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-' for stdout)")
 
@@ -389,14 +382,13 @@ def main(argv: list[str] | None = None) -> int:
             report["revision"] = export_revision(args.kura_rev, kura_source)
         starters = [("kura", lambda: start_kura(work_dir, kura_source))]
         if args.hardhat:
-            starters.append(("hardhat", lambda: start_hardhat(work_dir, args.hardhat_mining)))
+            starters.append(("hardhat", lambda: start_hardhat(work_dir)))
         for name, start in starters:
             print(f"[{name}] starting the node", file=sys.stderr)
             node = start()
             if name == "hardhat":
                 hardhat, node_js = hardhat_versions()
-                mining = "a block every second" if args.hardhat_mining == "interval" else "a block per transaction"
-                report["hardhat"] = f"Hardhat {hardhat} on Node.js {node_js}, {mining}"
+                report["hardhat"] = f"Hardhat {hardhat} on Node.js {node_js}, a block every second"
             try:
                 report["results"].append(bench_node(node, args, profile_dir))
             finally:

@@ -82,13 +82,12 @@ def start_kura(work_dir: Path, source: Path = REPO) -> NodeProcess:
     return _start("kura", command, source, dict(os.environ), work_dir / "kura.log", port)
 
 
-def start_hardhat(work_dir: Path, mining: str) -> NodeProcess:
-    """Start ``hardhat node`` with scripts/bench/hardhat.config.js; ``mining`` is 'interval' or 'auto'."""
+def start_hardhat(work_dir: Path) -> NodeProcess:
+    """Start ``hardhat node`` with scripts/bench/hardhat.config.js; return once its RPC responds."""
     ensure_hardhat_installed()
     port = free_port()
     command = [str(HARDHAT_NODE_BINARY), str(HARDHAT_CLI), "node", "--hostname", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "KURA_BENCH_HARDHAT_MINING": mining}
-    return _start("hardhat", command, BENCH_DIR, env, work_dir / "hardhat.log", port)
+    return _start("hardhat", command, BENCH_DIR, dict(os.environ), work_dir / "hardhat.log", port)
 
 
 def _start(name: str, command: list[str], cwd: Path, env: dict[str, str], log_path: Path, port: int) -> NodeProcess:
