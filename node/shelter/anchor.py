@@ -53,10 +53,10 @@ def is_anchorer_slot(address: bytes) -> int:
 def header_from_rpc(block: dict[str, Any]) -> KuraHeader:
     """Rebuild a sealed header from an ``eth_getBlockBy*`` result and check its hash."""
 
-    def number(key: str) -> int:
+    def number(key: str) -> Any:
         return int(block[key], 16)
 
-    def data(key: str) -> bytes:
+    def data(key: str) -> Any:
         return bytes.fromhex(block[key][2:])
 
     header = KuraHeader(
@@ -93,10 +93,10 @@ def transaction_from_rpc(tx: dict[str, Any]) -> bytes:
     def number(key: str) -> int:
         return int(tx[key], 16)
 
-    to = bytes.fromhex(tx["to"][2:]) if tx.get("to") else b""
+    to: Any = bytes.fromhex(tx["to"][2:]) if tx.get("to") else b""
     data = bytes.fromhex(tx["input"][2:])
     kind = number("type")
-    access_list = [
+    access_list: Any = [
         (bytes.fromhex(item["address"][2:]), [int(key, 16) for key in item["storageKeys"]])
         for item in tx.get("accessList", [])
     ]

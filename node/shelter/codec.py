@@ -23,7 +23,7 @@ without the data key, which exists only inside the sealed manifest.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -73,7 +73,7 @@ class FragmentEncoder:
     """Streams snapshot bytes into n fragment files; call :meth:`write` then :meth:`finish` once."""
 
     def __init__(
-        self, shelter_id: bytes, data_key: bytes, k: int, n: int, outputs: list[BinaryIO], tags: list[bytes]
+        self, shelter_id: bytes, data_key: bytes, k: int, n: int, outputs: Sequence[BinaryIO], tags: Sequence[bytes]
     ) -> None:
         if not 1 <= k < n <= 256:
             raise ValueError(f"need 1 <= k < n <= 256, got k={k} n={n}")
@@ -150,7 +150,7 @@ class FragmentEncoder:
 
 
 def decode_fragments(
-    inputs: dict[int, BinaryIO],
+    inputs: Mapping[int, BinaryIO],
     *,
     shelter_id: bytes,
     data_key: bytes,

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from Crypto.Protocol.SecretSharing import Shamir
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from Crypto.Protocol.SecretSharing import Shamir
 
 from node.shelter import errors
 from node.shelter.errors import ShelterError, ShelterRejected
@@ -98,8 +98,8 @@ def generate_shelter_key(custodians: int, threshold: int, passphrases: list[str]
     wrapping_key = secrets.token_bytes(32)
     nonce = secrets.token_bytes(12)
     wrapped = nonce + AESGCM(wrapping_key).encrypt(nonce, private.raw, public.key_id.encode())
-    low_shares = Shamir.split(threshold, custodians, wrapping_key[:16])
-    high_shares = Shamir.split(threshold, custodians, wrapping_key[16:])
+    low_shares = Shamir.split(threshold, custodians, wrapping_key[:16], ssss=False)
+    high_shares = Shamir.split(threshold, custodians, wrapping_key[16:], ssss=False)
 
     out.mkdir(parents=True, exist_ok=True)
     write_public_key(out / "shelter.pub", public)
@@ -307,8 +307,8 @@ def combine_shares(shares: list[CustodianShare], key_id: str) -> PrivateKey:
             expected=threshold or None,
         )
     chosen = sorted(distinct.values(), key=lambda share: share.index)[:threshold]
-    low = Shamir.combine([(share.index, share.share[:16]) for share in chosen])
-    high = Shamir.combine([(share.index, share.share[16:]) for share in chosen])
+    low = Shamir.combine([(share.index, share.share[:16]) for share in chosen], ssss=False)
+    high = Shamir.combine([(share.index, share.share[16:]) for share in chosen], ssss=False)
     wrapped = chosen[0].wrapped_private_key
     try:
         raw = AESGCM(low + high).decrypt(wrapped[:12], wrapped[12:], key_id.encode())
