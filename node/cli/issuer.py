@@ -1,9 +1,9 @@
 """``kura issuer``: mint proposals signed offline by M of N authorities, and the coin's admin calls.
 
 The mint flow has four steps. ``propose-mint`` writes a proposal file. Each authority runs
-``sign`` on it, offline, and writes an approval file. ``submit`` sends ``executeMint`` with the
-approval files, and ``status`` shows where a proposal stands. The other actions send one GoldCoin
-call each from the keystore's account, which must hold the matching role.
+``sign`` on it, offline, and writes a signature file. ``submit`` sends ``executeMint`` with the
+signature files, and ``status`` shows a proposal's state and approvals. The other actions send
+one GoldCoin call each from the keystore's account, which must have the matching role.
 
 Only the parser is built at import, because ``kura`` builds every command's parser on each run.
 The handlers import web3.py, py-evm and eth-account when they run.

@@ -1,7 +1,7 @@
 """Shared parts of the issuer commands: keys, the node connection, contract errors and output.
 
 Contract errors keep their Solidity names (``ReserveExceeded``), which users can search for, and
-gain a sentence in the user's language that says what failed and what to do next.
+gain a sentence in the user's language that states what failed and what to do next.
 """
 
 from __future__ import annotations
@@ -214,65 +214,57 @@ def print_mined(function: str, mined: MinedTransaction) -> None:
 # ---------------------------------------------------------------- contract errors
 
 
-def _explain(error: DecodedError) -> str | None:
-    """Return sentences that explain a known contract error, None for others."""
-    args = error.args
-    name = error.name
-    if name == "InsufficientApprovals":
-        return _("The proposal has {got} of the {needed} approvals it needs. Collect more signature files.").format(
-            got=args[0], needed=args[1]
-        )
-    if name == "ProposalExpired":
-        return _(
-            "The proposal expired at {expiry}, before the block time {now}. Propose the mint again with a later expiry."
-        ).format(expiry=args[0], now=args[1])
-    if name == "NonceUsed":
-        return _("Nonce {nonce} has already executed. Propose the mint again with a new nonce.").format(nonce=args[0])
-    if name == "ProposalCancelled":
-        return _("An authority cancelled this proposal.")
-    if name == "ReserveExceeded":
-        return _(
-            "The supply would become {supply}, above the attested reserve of {reserve}. "
-            "Attest a higher reserve or mint less."
-        ).format(supply=grams(args[0]), reserve=grams(args[1]))
-    if name == "InvalidSignature":
-        return _("The signature of {authority} does not match this proposal.").format(authority=args[0])
-    if name == "NotAuthority":
-        return _("{account} is not a mint authority.").format(account=args[0])
-    if name == "DailyLimitExceeded":
-        return _(
-            "Authority {authority} has approved {used} today, and {amount} more would exceed its daily limit of {limit}."
-        ).format(authority=args[0], used=grams(args[1]), amount=grams(args[2]), limit=grams(args[3]))
-    if name == "AccessControlUnauthorizedAccount":
-        role = ROLE_NAMES.get(args[1], "0x" + args[1].hex())
-        return _("{account} does not have {role}. Use the keystore of the role's holder.").format(
-            account=args[0], role=role
-        )
-    if name == "EnforcedPause":
-        return _("GoldCoin is paused.")
-    if name == "ExpectedPause":
-        return _("GoldCoin is not paused.")
-    if name == "AccountFrozen":
-        return _("Account {account} is frozen.").format(account=args[0])
-    if name == "NotAllowlisted":
-        return _("Account {account} is not on the allowlist.").format(account=args[0])
-    if name == "AllowlistModeOff":
-        return _("This GoldCoin was deployed with allowlist mode off, so it has no allowlist to edit.")
-    if name == "ERC20InsufficientBalance":
-        return _("{account} holds {balance} and needs {needed}.").format(
-            account=args[0], balance=grams(args[1]), needed=grams(args[2])
-        )
-    if name == "ERC20InsufficientAllowance":
-        return _("{spender} may spend {allowance} of the holder's tokens and needs {needed}.").format(
-            spender=args[0], allowance=grams(args[1]), needed=grams(args[2])
-        )
-    if name == "StaleAttestation":
-        return _("The as-of time {as_of} is not later than the latest attestation's {latest}.").format(
-            as_of=args[0], latest=args[1]
-        )
-    if name == "AttestationFromFuture":
-        return _("The as-of time {as_of} is after the block time {now}.").format(as_of=args[0], now=args[1])
-    return None
+def _role_name(role: bytes) -> str:
+    return ROLE_NAMES.get(role, "0x" + role.hex())
+
+
+#: Sentences that explain the common contract errors, by error name; each takes the error's
+#: arguments in ABI order. The functions call ``_`` when they run, so the locale applies.
+_EXPLANATIONS: dict[str, Callable[[tuple[Any, ...]], str]] = {
+    "InsufficientApprovals": lambda args: _(
+        "The proposal has {got} of the {needed} approvals it needs. Collect more signature files."
+    ).format(got=args[0], needed=args[1]),
+    "ProposalExpired": lambda args: _(
+        "The proposal expired at {expiry}, before the block time {now}. Propose the mint again with a later expiry."
+    ).format(expiry=args[0], now=args[1]),
+    "NonceUsed": lambda args: _("Nonce {nonce} has already executed. Propose the mint again with a new nonce.").format(
+        nonce=args[0]
+    ),
+    "ProposalCancelled": lambda args: _("An authority cancelled this proposal."),
+    "ReserveExceeded": lambda args: _(
+        "The supply would become {supply}, above the attested reserve of {reserve}. "
+        "Attest a higher reserve or mint less."
+    ).format(supply=grams(args[0]), reserve=grams(args[1])),
+    "InvalidSignature": lambda args: _("The signature of {authority} does not match this proposal.").format(
+        authority=args[0]
+    ),
+    "NotAuthority": lambda args: _("{account} is not a mint authority.").format(account=args[0]),
+    "DailyLimitExceeded": lambda args: _(
+        "Authority {authority} has approved {used} today, and {amount} more would exceed its daily limit of {limit}."
+    ).format(authority=args[0], used=grams(args[1]), amount=grams(args[2]), limit=grams(args[3])),
+    "AccessControlUnauthorizedAccount": lambda args: _(
+        "{account} does not have {role}. Use the keystore of the role's holder."
+    ).format(account=args[0], role=_role_name(args[1])),
+    "EnforcedPause": lambda args: _("GoldCoin is paused."),
+    "ExpectedPause": lambda args: _("GoldCoin is not paused."),
+    "AccountFrozen": lambda args: _("Account {account} is frozen.").format(account=args[0]),
+    "NotAllowlisted": lambda args: _("Account {account} is not on the allowlist.").format(account=args[0]),
+    "AllowlistModeOff": lambda args: _(
+        "This GoldCoin was deployed with allowlist mode off, so it has no allowlist to edit."
+    ),
+    "ERC20InsufficientBalance": lambda args: _("{account} holds {balance} and needs {needed}.").format(
+        account=args[0], balance=grams(args[1]), needed=grams(args[2])
+    ),
+    "ERC20InsufficientAllowance": lambda args: _(
+        "{spender} may spend {allowance} of the holder's tokens and needs {needed}."
+    ).format(spender=args[0], allowance=grams(args[1]), needed=grams(args[2])),
+    "StaleAttestation": lambda args: _(
+        "The as-of time {as_of} is not later than the latest attestation's {latest}."
+    ).format(as_of=args[0], latest=args[1]),
+    "AttestationFromFuture": lambda args: _("The as-of time {as_of} is after the block time {now}.").format(
+        as_of=args[0], now=args[1]
+    ),
+}
 
 
 def format_error(error: DecodedError) -> str:
@@ -288,7 +280,8 @@ def revert_message(function: str, error: DecodedError | None, transaction_hash: 
         explanation = None
     else:
         reason = format_error(error)
-        explanation = _explain(error)
+        explain = _EXPLANATIONS.get(error.name)
+        explanation = explain(error.args) if explain else None
     if transaction_hash is None:
         message = _("{function} would revert with {reason}, so nothing was sent.").format(
             function=function, reason=reason
