@@ -22,6 +22,7 @@ import rlp
 from eth.db.trie import _make_trie_root_and_nodes
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
 
 from node.chain.header import KuraHeader
 from node.coin.artifacts import load_artifact
@@ -163,7 +164,7 @@ class AnchorClient:
             "type": 2,
         }
         if to is not None:
-            transaction["to"] = "0x" + to.hex()
+            transaction["to"] = to_checksum_address(to)
         signed = account.sign_transaction(transaction)
         tx_hash = self.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
         deadline = time.monotonic() + RECEIPT_TIMEOUT

@@ -13,8 +13,9 @@ few MiB whatever the snapshot size:
 4. append block i of every stripe to fragment i, after the fragment's
    16-byte random tag.
 
-The last stripe is padded with zeros, so all fragments have the same size;
-the manifest records the ciphertext length to cut the padding off.
+The last stripe is padded with random bytes, so all fragments have the same
+size and no fragment holds a run of zeros; the manifest records the
+ciphertext length to cut the padding off.
 Encryption comes before coding: every fragment holds only ciphertext or
 linear combinations of ciphertext, so no set of fragments reveals anything
 without the data key, which exists only inside the sealed manifest.
@@ -23,6 +24,7 @@ without the data key, which exists only inside the sealed manifest.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -136,7 +138,8 @@ class FragmentEncoder:
         self._encrypt_chunk(bytes(self._compressed), last=True)
         self._compressed.clear()
         if self._ciphertext:
-            self._code_stripe(bytes(self._ciphertext).ljust(self.k * BLOCK_SIZE, b"\x00"))
+            padding = secrets.token_bytes(self.k * BLOCK_SIZE - len(self._ciphertext))
+            self._code_stripe(bytes(self._ciphertext) + padding)
             self._ciphertext.clear()
         return EncodeResult(
             plaintext_length=self.plaintext_length,

@@ -6,6 +6,7 @@ import logging
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from node.shelter.catalog import save_catalog
 from node.shelter.codec import FRAGMENT_TAG_SIZE, FragmentEncoder
 from node.shelter.config import ShelterConfig
 from node.shelter.errors import ShelterError, SiteError
-from node.shelter.manifest import FragmentEntry, Manifest, fragments_root, seal_manifest
+from node.shelter.manifest import AnchorRecord, FragmentEntry, Manifest, fragments_root, seal_manifest
 from node.shelter.scrub import fetch_checked
 from node.shelter.snapshot import write_snapshot
 from node.store import schema
@@ -36,11 +37,13 @@ def create_shelter(
     config: ShelterConfig,
     *,
     height: int | None = None,
-    anchor: AnchorSettings | None = None,
+    anchor: AnchorSettings | Callable[[Manifest], AnchorRecord] | None = None,
     work_dir: Path | None = None,
 ) -> Manifest:
     """Shelter the ledger at ``height`` (default: the head, which QBFT has finalized) and return the manifest.
 
+    ``anchor`` is where to anchor the commitment: settings for the
+    ShelterAnchor contract, or a function returning the anchor record.
     Raises ShelterError if any of the n sites cannot be written or read back,
     because a shelter that starts with fewer than n fragments has less margin
     than its operators planned for.
@@ -97,7 +100,10 @@ def create_shelter(
             fetch_checked(site, manifest, entry, Path(scratch) / f"check-{entry.index}")
 
     if anchor is not None:
-        record = AnchorClient(anchor.rpc_url).anchor(anchor, manifest)
+        if isinstance(anchor, AnchorSettings):
+            record = AnchorClient(anchor.rpc_url).anchor(anchor, manifest)
+        else:
+            record = anchor(manifest)
         manifest = Manifest(**{**manifest.__dict__, "anchor": record})
     else:
         logger.warning("shelter not anchored shelter=%s: the config has no anchor", shelter_id.hex())
