@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from eth_hash.auto import keccak
 
 from node.chain.crypto import address_of_private_key
 from node.chain.header import KuraHeader
-from node.consensus.qbft.block import ProposedBlock
+from node.consensus.qbft.block import ProposedBlock, for_round
 from node.consensus.qbft.messages import (
     Commit,
     CommitPayload,
@@ -72,8 +74,23 @@ def prepare(key: bytes, height: int, round: int, digest: bytes) -> Prepare:
     return Prepare(sign(PreparePayload(height, round, digest), key))
 
 
-def commit(key: bytes, height: int, round: int, proposed: ProposedBlock, *, seal_key: bytes | None = None) -> Commit:
-    seal = commit_seal(proposed.header, seal_key or key)
+def with_round(header: KuraHeader, round: int) -> KuraHeader:
+    """Return ``header`` with ``round`` written into its seal: the same block hash, but the commit hash of ``round``."""
+    return header.copy(extra_data=replace(header.seal, round=round).encode())
+
+
+def commit(
+    key: bytes,
+    height: int,
+    round: int,
+    proposed: ProposedBlock,
+    *,
+    seal_key: bytes | None = None,
+    seal_round: int | None = None,
+) -> Commit:
+    """Build a commit of ``proposed`` in ``round`` whose seal signs the commit hash of ``seal_round`` (default ``round``)."""
+    header = with_round(proposed.header, round if seal_round is None else seal_round)
+    seal = commit_seal(header, seal_key or key)
     return Commit(sign(CommitPayload(height, round, proposed.hash, seal), key))
 
 
@@ -103,9 +120,14 @@ def round_change(
 def reproposal(
     height: int, round: int, prepared: ProposedBlock, prepared_round: int, *, key: bytes | None = None
 ) -> Proposal:
-    """A proposal in ``round`` re-proposing ``prepared`` unchanged, justified by three round changes that report it."""
+    """Build a proposal in ``round`` that re-proposes ``prepared``, justified by three round changes that report it.
+
+    The block is resealed for ``round`` by the proposal's author, as an honest re-proposer does.
+    """
+    key = key or proposer_key(height, round)
     round_changes = tuple(
         round_change(k, height, round, prepared=prepared, prepared_round=prepared_round).signed for k in KEYS[:3]
     )
     prepares = prepares_for(KEYS[:3], height, prepared_round, prepared.hash)
-    return proposal(height, round, key=key, proposed=prepared, round_changes=round_changes, prepares=prepares)
+    resealed = for_round(prepared, round, key)
+    return proposal(height, round, key=key, proposed=resealed, round_changes=round_changes, prepares=prepares)

@@ -17,7 +17,7 @@ from node.chain.crypto import address_of_private_key
 from node.chain.header import KuraHeader
 from node.chain.seal import ExtraData
 from node.consensus.qbft.block import ProposedBlock
-from node.consensus.seals import add_proposer_seal, verify_seals
+from node.consensus.seals import add_proposer_seal, proposer_of, verify_seals
 from node.errors import BlockValidationError
 
 GAS_LIMIT = 30_000_000
@@ -74,9 +74,13 @@ class Ledger:
 
     finalized: dict[int, bytes] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
+    #: Heights first recorded with a header whose proposer seal is not by its coinbase: a re-proposed block.
+    reproposed: set[int] = field(default_factory=set)
 
     def record(self, node: str, header: KuraHeader) -> None:
         height = int(header.block_number)
+        if height not in self.finalized and proposer_of(header) != header.coinbase:
+            self.reproposed.add(height)
         known = self.finalized.setdefault(height, header.hash)
         if known != header.hash:
             self.conflicts.append(f"height {height}: {node} finalised 0x{header.hash.hex()}, another 0x{known.hex()}")

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from eth_hash.auto import keccak
-
-from node.chain.crypto import address_of_private_key, sign_hash
+from node.chain.crypto import address_of_private_key
 from node.chain.header import KuraHeader
 from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.config import QbftConfig
@@ -40,6 +38,7 @@ from node.consensus.qbft.messages import (
     encode_message,
     sign,
 )
+from node.consensus.seals import commit_seal
 from node.errors import BlockValidationError
 from tests.consensus.fake_chain import FakeChain, Ledger, genesis_header, make_block, validator_keys
 
@@ -244,9 +243,10 @@ class SimNode:
 class EquivocatingGossip:
     """A byzantine node's gossip: its engine's messages to some validators, conflicting twins to the others.
 
-    Twins are a second proposal with another block for the same height and
-    round, and prepares and commits (with valid commit seals) for another
-    digest. One recipient gets both versions, in random order.
+    Twins name a twin block of the same height and round, made and sealed
+    for that round by the byzantine node: a second proposal carrying it, and
+    prepares and commits for its hash. The commit seals are valid for the
+    twin block's header. One recipient gets both versions, in random order.
     """
 
     def __init__(self, node: SimNode) -> None:
@@ -254,7 +254,7 @@ class EquivocatingGossip:
         self.network = node.cluster.network
         self.rng = random.Random(node.cluster.seed * 1000 + node.index)
         self.twins_sent: Counter[str] = Counter()
-        self._twin_digests: dict[tuple[int, int], bytes] = {}
+        self._twin_blocks: dict[tuple[int, int], ProposedBlock] = {}
 
     def broadcast(self, message: bytes) -> None:
         recipients = [i for i in range(len(self.network.nodes)) if i != self.node.index]
@@ -276,31 +276,36 @@ class EquivocatingGossip:
 
     def _twin(self, message: Message) -> bytes | None:
         key = self.node.key
-        slot = (message.height, message.round)
         if isinstance(message, Proposal):
-            parent = self.node.engine.head
-            block = make_block(
-                parent,
-                key,
-                self.node.chain.validators,
-                round=message.round,
-                timestamp=message.block.header.timestamp,
-                salt=b"twin",
-            )
-            self._twin_digests[slot] = block.hash
+            block = self._twin_block(message, message.block.header.timestamp)
             self.twins_sent["proposal"] += 1
             payload = ProposalPayload(message.height, message.round, block.hash)
             twin = Proposal(sign(payload, key), block, message.round_changes, message.prepares)
             return encode_message(twin)
-        if isinstance(message, Prepare | Commit):
-            digest = self._twin_digests.get(slot) or keccak(b"twin" + message.digest)
-            if isinstance(message, Prepare):
-                self.twins_sent["prepare"] += 1
-                return encode_message(Prepare(sign(PreparePayload(message.height, message.round, digest), key)))
+        if isinstance(message, Prepare):
+            block = self._twin_block(message, int(self.node.scheduler.now))
+            self.twins_sent["prepare"] += 1
+            return encode_message(Prepare(sign(PreparePayload(message.height, message.round, block.hash), key)))
+        if isinstance(message, Commit):
+            block = self._twin_block(message, int(self.node.scheduler.now))
             self.twins_sent["commit"] += 1
-            payload_commit = CommitPayload(message.height, message.round, digest, sign_hash(key, digest))
+            payload_commit = CommitPayload(message.height, message.round, block.hash, commit_seal(block.header, key))
             return encode_message(Commit(sign(payload_commit, key)))
         return None
+
+    def _twin_block(self, message: Message, timestamp: int) -> ProposedBlock:
+        """Return the twin block of ``message``'s height and round, made on first use."""
+        slot = (message.height, message.round)
+        block = self._twin_blocks.get(slot)
+        if block is None:
+            # The engine sends while it works on message.height, so its head is the parent.
+            parent = self.node.engine.head
+            validators = self.node.chain.validators
+            block = make_block(
+                parent, self.node.key, validators, round=message.round, timestamp=timestamp, salt=b"twin"
+            )
+            self._twin_blocks[slot] = block
+        return block
 
 
 class Cluster:

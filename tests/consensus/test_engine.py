@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -13,14 +12,11 @@ from node.consensus.qbft.engine import QbftEngine
 from node.consensus.qbft.errors import Rule
 from node.consensus.qbft.messages import (
     Commit,
-    Message,
     Prepare,
     Proposal,
     RoundChange,
-    decode_message,
-    encode_message,
 )
-from node.consensus.seals import verify_seals, with_commit_seals
+from node.consensus.seals import proposer_of, verify_seals, with_commit_seals
 from node.errors import StoreError
 from tests.consensus.builders import (
     GENESIS,
@@ -36,81 +32,13 @@ from tests.consensus.builders import (
     reproposal,
     round_change,
 )
+from tests.consensus.engine_harness import ManualTimer, RecordingGossip, make_node, prepared_node
 from tests.consensus.fake_chain import FakeChain
-
-CONFIG = QbftConfig(block_period=1, round_timeout_base=2.0)
-
-
-class RecordingGossip:
-    def __init__(self) -> None:
-        self.sent: list[Message] = []
-
-    def broadcast(self, message: bytes) -> None:
-        self.sent.append(decode_message(message))
-
-    def of(self, kind: type) -> list:
-        return [message for message in self.sent if isinstance(message, kind)]
-
-
-@dataclass
-class ManualTimer:
-    round_timers: list[tuple[int, int, float]] = field(default_factory=list)
-    block_timers: list[tuple[int, float]] = field(default_factory=list)
-    cancels: int = 0
-
-    def start_round_timer(self, height: int, round: int, seconds: float) -> None:
-        self.round_timers.append((height, round, seconds))
-
-    def cancel_round_timer(self) -> None:
-        self.cancels += 1
-
-    def start_block_timer(self, height: int, seconds: float) -> None:
-        self.block_timers.append((height, seconds))
 
 
 class FailingImportChain(FakeChain):
     def import_block(self, block: ProposedBlock) -> None:
         raise StoreError("disk full")
-
-
-@dataclass
-class Node:
-    engine: QbftEngine
-    chain: FakeChain
-    gossip: RecordingGossip
-    timer: ManualTimer
-
-    def feed(self, *messages: Message) -> None:
-        for message in messages:
-            self.engine.handle_message(encode_message(message))
-
-
-def make_node(key: bytes = KEYS[0], *, config: QbftConfig = CONFIG, chain_type: type[FakeChain] = FakeChain) -> Node:
-    chain = chain_type("node", GENESIS, VALIDATORS, key)
-    gossip = RecordingGossip()
-    timer = ManualTimer()
-    engine = QbftEngine(
-        private_key=key,
-        head=chain.head,
-        validators=chain,
-        creator=chain,
-        importer=chain,
-        gossip=gossip,
-        timer=timer,
-        clock=lambda: NOW,
-        config=config,
-    )
-    engine.start()
-    return Node(engine, chain, gossip, timer)
-
-
-def prepared_node(key: bytes = KEYS[0]) -> tuple[Node, Proposal]:
-    """A node that accepted the round-0 proposal of height 1 and saw a quorum prepare it."""
-    node = make_node(key)
-    sent = proposal()
-    node.feed(sent)
-    node.feed(*[prepare(k, 1, 0, sent.digest) for k in KEYS if k != key][:2])
-    return node, sent
 
 
 # Happy path.
@@ -462,6 +390,10 @@ def test_proposer_reproposes_highest_prepared_block() -> None:
     [sent] = node.gossip.of(Proposal)
     assert sent.round == 1
     assert sent.block.hash == prepared.hash
+    assert sent.block.header.seal.round == 1
+    assert proposer_of(sent.block.header) == node.engine.address
+    assert sent.block.header.coinbase == prepared.header.coinbase
+    assert sent.block.body == prepared.body
     assert len(sent.prepares) == 3
     assert len(sent.round_changes) == 3
     assert [p.digest for p in node.gossip.of(Prepare)] == [sent.digest]

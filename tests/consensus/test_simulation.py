@@ -67,6 +67,7 @@ def top_finalized(cluster: Cluster) -> int:
 
 def test_no_fork_under_loss_delay_duplication_and_reordering() -> None:
     finalized = 0
+    reproposed = 0
     for seed in range(SEEDS):
         size = 4 if seed % 2 == 0 else 7
         cluster = Cluster(size, seed, config=CHAOS_CONFIG, conditions=chaotic_conditions(seed)).start()
@@ -75,8 +76,10 @@ def test_no_fork_under_loss_delay_duplication_and_reordering() -> None:
 
         assert cluster.ledger.conflicts == [], f"seed {seed}, {size} validators"
         finalized += len(cluster.ledger.finalized)
-    # The schedules must decide blocks, or they check nothing.
+        reproposed += len(cluster.ledger.reproposed)
+    # The schedules must decide blocks, some of them re-proposed, or they check nothing.
     assert finalized >= SEEDS * 2
+    assert reproposed > 0
 
 
 # (b) Liveness.

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
+from eth_typing import Address
 
 from node.chain.seal import ExtraData
-from node.consensus.qbft.block import ProposedBlock
+from node.consensus.qbft.block import ProposedBlock, for_round
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.errors import InvalidMessage, Rule
-from node.consensus.qbft.messages import Message, RoundChange, RoundChangePayload, sign
+from node.consensus.qbft.messages import Commit, Message, RoundChange, RoundChangePayload, sign
 from node.consensus.qbft.validation import (
     CommitValidator,
     HeightContext,
@@ -20,6 +21,7 @@ from node.consensus.qbft.validation import (
     RoundChangeValidator,
     proposer_for,
 )
+from node.consensus.seals import add_proposer_seal
 from tests.consensus.builders import (
     GENESIS,
     KEYS,
@@ -35,6 +37,7 @@ from tests.consensus.builders import (
     proposer_key,
     reproposal,
     round_change,
+    with_round,
 )
 from tests.consensus.fake_chain import FakeChain, genesis_header, make_block
 
@@ -48,10 +51,19 @@ def validate(message: Message) -> None:
     validators = {
         "PROPOSAL": ProposalValidator(CONTEXT, importer, CONFIG, lambda: NOW).validate,
         "PREPARE": PrepareValidator(CONTEXT).validate,
-        "COMMIT": CommitValidator(CONTEXT).validate,
+        "COMMIT": validate_commit,
         "ROUND_CHANGE": RoundChangeValidator(CONTEXT).validate,
     }
     validators[message.code.name](message)  # type: ignore[operator]
+
+
+def validate_commit(commit: Commit) -> None:
+    """Check ``commit`` as the engine does once its round's block is known: ``block()`` proposed in its round."""
+    round_block = for_round(block(), commit.round, proposer_key(1, commit.round))
+    assert round_block.hash == commit.digest
+    validator = CommitValidator(CONTEXT)
+    validator.validate(commit)
+    validator.validate_seal(commit, round_block.header)
 
 
 def _header_with_extra(proposed: ProposedBlock, extra: bytes) -> ProposedBlock:
@@ -101,6 +113,25 @@ def _reproposal_of_other_content() -> Message:
     return proposal(1, 2, proposed=fresh, round_changes=good.round_changes, prepares=good.prepares)
 
 
+def _reproposal_keeping_old_round() -> Message:
+    prepared = block(1, 0)
+    return replace(reproposal(1, 2, prepared, 0), block=prepared)
+
+
+def _reproposal_keeping_old_proposer_seal() -> Message:
+    # The round is rewritten, but the proposer seal is still round 0's, over another proposal hash.
+    prepared = block(1, 0)
+    moved = ProposedBlock(with_round(prepared.header, 2), prepared.body)
+    return replace(reproposal(1, 2, prepared, 0), block=moved)
+
+
+def _fresh_block_with_other_coinbase() -> Message:
+    proposed = block()
+    header = proposed.header.copy(coinbase=Address(VALIDATORS[0]))
+    assert VALIDATORS[0] != proposer_for(VALIDATORS, 1, 0)
+    return proposal(proposed=ProposedBlock(add_proposer_seal(header, proposer_key(1, 0)), proposed.body))
+
+
 def _reproposal_with_prepares(prepares_keys: list[bytes], prepared_round_of_prepares: int = 0) -> Message:
     prepared = block(1, 0)
     good = reproposal(1, 2, prepared, 0)
@@ -127,6 +158,7 @@ CASES = [
     Case(Rule.BLOCK_PARENT, lambda: proposal(proposed=block(1, 0, parent=OTHER_GENESIS))),
     Case(Rule.BLOCK_SEAL, lambda: proposal(proposed=_header_with_extra(block(), b"not a seal"))),
     Case(Rule.BLOCK_ROUND, lambda: proposal(proposed=block(1, 1, key=proposer_key(1, 0)))),
+    Case(Rule.BLOCK_ROUND, _reproposal_keeping_old_round, "re-proposal keeps prepared round"),
     Case(
         Rule.BLOCK_VALIDATORS,
         lambda: proposal(proposed=make_block(GENESIS, proposer_key(1, 0), VALIDATORS[:3], round=0, timestamp=int(NOW))),
@@ -137,6 +169,13 @@ CASES = [
         lambda: proposal(proposed=_header_with_extra(block(), ExtraData(validators=VALIDATORS).encode())),
         "missing",
     ),
+    Case(Rule.PROPOSER_SEAL, _reproposal_keeping_old_proposer_seal, "re-proposal keeps old seal"),
+    Case(
+        Rule.PROPOSER_SEAL,
+        lambda: replace(reproposal(1, 2, block(1, 0), 0), block=for_round(block(1, 0), 2, NON_PROPOSER)),
+        "re-proposal sealed by another",
+    ),
+    Case(Rule.BLOCK_COINBASE, _fresh_block_with_other_coinbase),
     Case(Rule.BLOCK_TIMESTAMP_EARLY, lambda: proposal(proposed=block(timestamp=0))),
     Case(Rule.BLOCK_TIMESTAMP_FUTURE, lambda: proposal(proposed=block(timestamp=int(NOW) + 10))),
     Case(Rule.BLOCK_INVALID, lambda: proposal(proposed=block(salt=b"invalid"))),
@@ -158,7 +197,8 @@ CASES = [
     ),
     Case(Rule.NOT_HIGHEST_PREPARED, _reproposal_reporting_lower_round, "lower round"),
     Case(Rule.NOT_HIGHEST_PREPARED, _reproposal_of_other_content, "other content"),
-    Case(Rule.COMMIT_SEAL, lambda: commit(KEYS[0], 1, 0, block(), seal_key=KEYS[1])),
+    Case(Rule.COMMIT_SEAL, lambda: commit(KEYS[0], 1, 0, block(), seal_key=KEYS[1]), "signed by another"),
+    Case(Rule.COMMIT_SEAL, lambda: commit(KEYS[0], 1, 2, block(), seal_round=0), "seal of another round"),
     Case(Rule.ROUND_CHANGE_ROUND_ZERO, lambda: round_change(KEYS[0], 1, 0)),
     Case(
         Rule.PREPARED_ROUND_NOT_BELOW,
@@ -253,11 +293,30 @@ def test_round_change_with_certificate_is_valid() -> None:
     validate(round_change(KEYS[3], 1, 1, prepared=block(), prepared_round=0))
 
 
+def test_round_change_with_older_round_header_is_valid() -> None:
+    # Prepared in round 1, but the attached header still carries round 0: the
+    # certificate names the block by its round-free hash, and a re-proposer reseals it.
+    prepared = block(1, 0)
+
+    validate(round_change(KEYS[3], 1, 2, prepared=prepared, prepared_round=1))
+
+
+def test_reproposal_is_resealed_for_its_round() -> None:
+    prepared = block(1, 0)
+    moved = reproposal(1, 2, prepared, 0)
+
+    assert moved.block.hash == prepared.hash
+    assert moved.block.header.seal.round == 2
+    assert moved.block.header.coinbase == prepared.header.coinbase
+    validate(moved)
+
+
 def test_prepare_and_commit_are_valid() -> None:
     proposed = block()
 
     validate(prepare(KEYS[2], 1, 0, proposed.hash))
     validate(commit(KEYS[2], 1, 0, proposed))
+    validate(commit(KEYS[2], 1, 3, proposed))
 
 
 def test_proposer_rotates_with_height_and_round() -> None:

@@ -4,11 +4,16 @@ The engine reads only the header. The body (in the node, the RLP list of
 the block's transactions) is passed unchanged between the block creator
 and the block importer, which bind it to the header through the
 transaction root.
+
+A block has one hash in every round but one header per round. The
+proposal of round r carries r in its seal and the proposer seal of r's
+proposer (:func:`for_round`). The block hash counts the round as 0 and
+omits both kinds of seal (:mod:`node.chain.seal`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import rlp
@@ -16,11 +21,12 @@ from eth_typing import Hash32
 
 from node.chain.header import KuraHeader
 from node.consensus.qbft.errors import DecodeFailure, MessageDecodeError
+from node.consensus.seals import add_proposer_seal
 
 
 @dataclass(frozen=True)
 class ProposedBlock:
-    """A header with its body. ``hash`` is the block hash that prepares, commits and commit seals name."""
+    """A header with its body. ``hash`` is the round-free block hash that proposals, prepares and commits name."""
 
     header: KuraHeader
     body: bytes
@@ -45,6 +51,19 @@ class ProposedBlock:
         if not isinstance(header_rlp, bytes) or not isinstance(body, bytes):
             raise MessageDecodeError(DecodeFailure.BAD_BLOCK, "block header and body must be bytes")
         return cls(decode_header(header_rlp), body)
+
+
+def for_round(block: ProposedBlock, round: int, private_key: bytes) -> ProposedBlock:
+    """Reseal ``block`` as a proposal of ``round`` by the holder of ``private_key``, as Besu's re-proposal does.
+
+    Writes ``round`` into the seal, replaces the proposer seal with one by
+    ``private_key`` and drops any commit seals. The body and the block hash
+    stay the same. Raises SealFormatError if the header's extraData is not
+    a seal.
+    """
+    seal = replace(block.header.seal, round=round, proposer_seal=b"", commit_seals=())
+    header = add_proposer_seal(block.header.copy(extra_data=seal.encode()), private_key)
+    return ProposedBlock(header, block.body)
 
 
 def decode_header(data: bytes) -> KuraHeader:

@@ -257,6 +257,7 @@ class QbftEngine:
             config=self._config,
             send=self._send,
             on_finalized=self._on_finalized,
+            on_rejected=self._log_rejection,
         )
         self._warned.clear()
 

@@ -33,6 +33,7 @@ class Rule(StrEnum):
     BLOCK_ROUND = "round in the block seal is not the message round"
     BLOCK_VALIDATORS = "validator list in the block seal is not the validator set"
     PROPOSER_SEAL = "proposer seal is missing or not by the message author"
+    BLOCK_COINBASE = "coinbase of a fresh block is not the message author"
     BLOCK_TIMESTAMP_EARLY = "block timestamp is before parent timestamp plus block period"
     BLOCK_TIMESTAMP_FUTURE = "block timestamp is too far ahead of the local clock"
     BLOCK_INVALID = "block failed the importer's validation"
@@ -45,7 +46,7 @@ class Rule(StrEnum):
     JUSTIFICATION_PREPARED_UNEXPECTED = "proposal carries prepares but no round change reports a prepared block"
     NOT_HIGHEST_PREPARED = "block is not the block prepared in the highest reported round"
     # COMMIT.
-    COMMIT_SEAL = "commit seal does not recover to the author over the digest"
+    COMMIT_SEAL = "commit seal does not recover to the author over the commit hash of the round's block"
     # ROUND-CHANGE.
     ROUND_CHANGE_ROUND_ZERO = "round change targets round 0"
     PREPARED_ROUND_NOT_BELOW = "prepared round is not below the target round"

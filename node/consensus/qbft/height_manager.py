@@ -10,7 +10,7 @@ Consensus Protocol for Eventually Synchronous Networks", 2019):
   it keeps the block with the prepares as its prepared certificate and
   sends COMMIT with its commit seal;
 - a quorum of COMMITs from one round finalises the block: the commit seals
-  go into the header and the block is imported;
+  go into the header proposed in that round and the block is imported;
 - when a round times out, a validator sends ROUND-CHANGE for the next round
   with its prepared certificate. Round changes from f+1 validators for
   higher rounds pull a lagging validator up to their round;
@@ -19,22 +19,21 @@ Consensus Protocol for Eventually Synchronous Networks", 2019):
   prepared round. That rule carries a block that may have been finalised
   into every later round, so no other block of the height can be finalised.
 
-A re-proposed block is the prepared block unchanged, so a block keeps one
-hash whichever round finalises it. Besu instead writes the new round into
-the re-proposed header, which works there because its on-chain block hash
-sets the round to 0 while its commit seals sign a hash that includes the
-round (``BftBlockHashing`` in Besu's consensus/common); Kura's block
-hash includes the round and the proposer seal (:mod:`node.chain.seal`), so
-rewriting them would let nodes that finalise in different rounds disagree
-on the hash of the same block.
+As in Besu, a re-proposal writes its round into the prepared header's seal
+and replaces the proposer seal with the re-proposer's
+(:func:`node.consensus.qbft.block.for_round`). The block hash counts the
+round as 0 and omits both kinds of seal (:mod:`node.chain.seal`), so the
+block keeps its hash in every round. Proposals, prepares, commits and
+prepared certificates name the block by that hash, and every node reports
+the same hash whichever round finalised it.
 
-NOTE: as a consequence, commit seals sign the block hash without a round.
-This engine counts commits per round only, as QBFT's safety argument
-requires, but :func:`node.consensus.seals.verify_seals` accepts any quorum
-of seals, so up to f byzantine validators can combine seals cast in
-different rounds into a valid-looking header for a block no round
-committed. Block sync must not trust such headers from byzantine peers
-until commit seals sign a round-bound hash.
+A commit seal signs the commit hash of the header proposed in the commit's
+round, which binds that round. A commit is counted only once its seal
+recovers to its author over that header; one that arrives before the
+round's block waits unchecked. The finalised header is the round's header
+with a quorum of the round's seals, so
+:func:`node.consensus.seals.verify_seals` accepts it and rejects any header
+that combines seals cast in different rounds.
 """
 
 from __future__ import annotations
@@ -43,8 +42,10 @@ import logging
 from collections.abc import Callable
 
 from node.chain.header import KuraHeader
-from node.consensus.qbft.block import ProposedBlock
+from node.chain.seal import SealFormatError
+from node.consensus.qbft.block import ProposedBlock, for_round
 from node.consensus.qbft.config import QbftConfig
+from node.consensus.qbft.errors import InvalidMessage
 from node.consensus.qbft.interfaces import BlockCreator, BlockImporter, RoundTimer
 from node.consensus.qbft.messages import (
     Commit,
@@ -68,7 +69,8 @@ from node.consensus.qbft.validation import (
     ProposalValidator,
     RoundChangeValidator,
 )
-from node.consensus.seals import commit_seal, with_commit_seals
+from node.consensus.seals import commit_seal, proposer_of, with_commit_seals
+from node.errors import BlockValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +79,11 @@ class HeightManager:
     """Runs the rounds of one height until a block is finalised.
 
     The ``handle_*`` methods raise :class:`InvalidMessage` for a message that
-    breaks a rule; the caller logs it. Messages this node sends go to
-    ``send``, which must deliver them to the other validators and back to
-    this manager. ``on_finalized`` receives the sealed block once, after
-    which every handler ignores its input.
+    breaks a rule; the caller logs it. A commit held until its round's block
+    arrives is rejected later, through ``on_rejected``. Messages this node
+    sends go to ``send``, which must deliver them to the other validators
+    and back to this manager. ``on_finalized`` receives the sealed block
+    once, after which every handler ignores its input.
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class HeightManager:
         config: QbftConfig,
         send: Callable[[Message], None],
         on_finalized: Callable[[ProposedBlock], None],
+        on_rejected: Callable[[Message, InvalidMessage], None],
     ) -> None:
         self.context = context
         self.round = 0
@@ -109,6 +113,7 @@ class HeightManager:
         self._config = config
         self._send = send
         self._on_finalized = on_finalized
+        self._on_rejected = on_rejected
 
         self._rounds: dict[int, RoundState] = {}
         self._round_changes = RoundChangeSet(context.quorum, context.max_faulty)
@@ -116,9 +121,6 @@ class HeightManager:
         # restarts mid-height forgets it, and until the height ends it must be
         # counted among the f faulty validators the protocol tolerates.
         self._prepared: PreparedCertificate | None = None
-        # Blocks by hash from accepted proposals and from prepared certificates,
-        # so a commit quorum can be finalised whichever way the block arrived.
-        self._blocks: dict[bytes, ProposedBlock] = {}
         self._equivocations: set[tuple[bytes, MessageCode, int]] = set()
 
         self._proposal_validator = ProposalValidator(context, importer, config, clock)
@@ -189,7 +191,6 @@ class HeightManager:
         self._proposal_validator.validate(proposal)
 
         state.proposal = proposal
-        self._blocks[proposal.digest] = proposal.block
         if round > self.round:
             # A justified proposal for a later round moves this node there directly.
             self._move_to_round(round, announce=False)
@@ -203,7 +204,7 @@ class HeightManager:
         if self._is_validator:
             self._send(Prepare(sign(PreparePayload(self.height, round, proposal.digest), self._key)))
         self._check_prepared(state)
-        self._check_committed(state, proposal.digest)
+        self._add_round_block(state, proposal.block)
 
     def handle_prepare(self, prepare: Prepare) -> None:
         self._prepare_validator.validate(prepare)
@@ -224,9 +225,21 @@ class HeightManager:
             _log_ignored(commit, "finalized" if self.finalized else "round outside the window")
             return
         state = self._state(commit.round)
-        result = state.add_commit(commit)
+        block = state.blocks.get(commit.digest)
+        if block is not None:
+            self._commit_validator.validate_seal(commit, block.header)
+        result = state.add_commit(commit, checked=block is not None)
         if result is not AddResult.ADDED:
             self._log_repeat(commit, result is AddResult.DUPLICATE)
+            return
+        if block is None:
+            logger.debug(
+                "holding COMMIT until its block arrives height=%d round=%d author=0x%s hash=0x%s",
+                self.height,
+                commit.round,
+                commit.author.hex(),
+                commit.digest.hex(),
+            )
             return
         self._check_committed(state, commit.digest)
 
@@ -247,7 +260,7 @@ class HeightManager:
             round_change.prepared_round,
         )
         if round_change.prepared_block is not None and round_change.prepared_round is not None:
-            self._learn_block(round_change.prepared_block, round_change.prepared_round)
+            self._learn_prepared_block(round_change.prepared_block, round_change.prepared_round)
             if self.finalized:
                 return
 
@@ -279,11 +292,28 @@ class HeightManager:
         seal = commit_seal(block.header, self._key)
         self._send(Commit(sign(CommitPayload(self.height, state.round, block.hash, seal), self._key)))
 
+    def _add_round_block(self, state: RoundState, block: ProposedBlock) -> None:
+        """Record ``block`` as the round's header of its hash, check the commits held for it, and finalise on a quorum.
+
+        ``block``'s seal must carry ``state``'s round and a proposer seal by
+        that round's proposer: an accepted proposal, or a prepared block that
+        passed :meth:`_is_round_header`.
+        """
+        state.blocks[block.hash] = block
+        for commit in state.take_unchecked_commits(block.hash):
+            try:
+                self._commit_validator.validate_seal(commit, block.header)
+            except InvalidMessage as error:
+                self._on_rejected(commit, error)
+                continue
+            state.add_commit(commit, checked=True)
+        self._check_committed(state, block.hash)
+
     def _check_committed(self, state: RoundState, digest: bytes) -> None:
-        """Finalise the block ``digest`` if a quorum of ``state``'s round committed it and the block is known."""
+        """Finalise the block ``digest`` if a quorum of ``state``'s round committed it and the round's header is known."""
         if self.finalized:
             return
-        block = self._blocks.get(digest)
+        block = state.blocks.get(digest)
         commits = state.commits_for(digest)
         if block is None or len(commits) < self.context.quorum:
             return
@@ -304,13 +334,33 @@ class HeightManager:
         )
         self._on_finalized(ProposedBlock(header, block.body))
 
-    def _learn_block(self, block: ProposedBlock, round: int) -> None:
-        if block.hash in self._blocks:
+    def _learn_prepared_block(self, block: ProposedBlock, round: int) -> None:
+        """Keep a round change's prepared block as ``round``'s header, so commits of that round can finalise it.
+
+        The certificate proves that a quorum prepared the block's hash in
+        ``round``, but the hash omits the round and the proposer seal, so a
+        byzantine author can attach the block with another round's seal.
+        Such a header is not used, because the finalised header must carry
+        the round of its commit seals and that round's proposer seal.
+        """
+        if not self._is_round_header(block.header, round):
+            logger.debug(
+                "prepared block is not the proposal of its round height=%d round=%d hash=0x%s",
+                self.height,
+                round,
+                block.hash.hex(),
+            )
             return
-        self._blocks[block.hash] = block
-        state = self._rounds.get(round)
-        if state is not None:
-            self._check_committed(state, block.hash)
+        state = self._state(round)
+        if block.hash not in state.blocks:
+            self._add_round_block(state, block)
+
+    def _is_round_header(self, header: KuraHeader, round: int) -> bool:
+        """Return whether ``header``'s seal carries ``round`` and a proposer seal by the proposer of ``round``."""
+        try:
+            return header.seal.round == round and proposer_of(header) == self.context.proposer(round)
+        except (SealFormatError, BlockValidationError):
+            return False
 
     def _move_to_round(self, round: int, *, announce: bool) -> None:
         """Enter ``round``, restart the round timer and, if ``announce``, send ROUND-CHANGE with the certificate."""
@@ -350,7 +400,16 @@ class HeightManager:
                 round,
                 highest.prepared_block.hash.hex(),
             )
-            self._propose(state, highest.prepared_block, round_changes, highest.prepares)
+            try:
+                resealed = for_round(highest.prepared_block, round, self._key)
+            except SealFormatError:
+                # Unreachable unless a quorum prepared a header whose extraData is not a
+                # seal, which honest validators reject (rule BLOCK_SEAL).
+                logger.exception(
+                    "prepared block has no seal height=%d round=%d; the round will time out", self.height, round
+                )
+                return
+            self._propose(state, resealed, round_changes, highest.prepares)
             return
         created = self._create_block(round)
         if created is not None:

@@ -24,7 +24,8 @@ class BlockCreator(Protocol):
         The header's extraData must be the seal of :mod:`node.chain.seal`
         with the validator set of the new height, ``round`` and this node's
         proposer seal (:func:`node.consensus.seals.add_proposer_seal`), and
-        no commit seals. The body is whatever the importer decodes, in the
+        no commit seals. Its coinbase must be this node's address, which
+        stays when another validator re-proposes the block. The body is whatever the importer decodes, in the
         node the RLP list of the transactions. In the node this is
         ``Chain.make_template`` + ``Chain.build`` + ``add_proposer_seal``.
         Any exception is logged and the round is left to time out.
@@ -42,16 +43,21 @@ class BlockImporter(Protocol):
         rule; the engine then rejects the proposal with rule BLOCK_INVALID.
         The engine has already checked the number, parent, seal, round,
         validator list, proposer seal and timestamp. May keep the executed
-        result for ``import_block``, keyed by ``block.hash``.
+        result for ``import_block``, keyed by ``block.hash``: a block
+        re-proposed in a later round comes back with the same hash, body and
+        execution, and only its seal round and proposer seal changed.
         """
         ...
 
     def import_block(self, block: ProposedBlock) -> None:
         """Store a finalised block as the new head.
 
-        ``block.header`` carries a quorum of commit seals, and its hash is the
-        hash of a block that ``validate_block`` accepted or that a quorum of
-        validators committed. Raise if it cannot be stored; the engine logs
+        ``block.header`` is the header proposed in the round that committed
+        the block, with a quorum of that round's commit seals, so it passes
+        :func:`node.consensus.seals.verify_seals`. Its hash is the hash of a
+        block that ``validate_block`` accepted or that a quorum of validators
+        committed. The header that ``validate_block`` saw may carry another
+        round and proposer seal. Raise if it cannot be stored; the engine logs
         the error and stays at this height until ``handle_new_head``.
         """
         ...

@@ -9,10 +9,12 @@ with the message code::
     ROUND-CHANGE  [4, height, round, prepared_round | nil, prepared_digest | nil]
 
 ``digest`` is the 32-byte block hash (:mod:`node.chain.seal`: the header
-hash without commit seals), ``commit_seal`` the 65-byte signature over that
-hash which goes into the final header. The author signs keccak256 of the
-payload bytes with a recoverable secp256k1 signature (``r || s || v``); the
-author's address is recovered from it, never sent.
+hash without either kind of seal, with the round counted as 0), so it names
+the block in every round. ``commit_seal`` is the 65-byte signature over the
+commit hash of the header proposed in the message's round, and goes into
+the final header. The author signs keccak256 of the payload bytes with a
+recoverable secp256k1 signature (``r || s || v``); the author's address is
+recovered from it, never sent.
 
 On the wire a message is the msgpack array
 ``[payload bytes, signature, attachments]``. Attachments are not signed by
@@ -24,6 +26,8 @@ without it failing validation:
     PREPARE, COMMIT  []
 
 ``block`` is ``[header RLP, body]`` and its hash must equal the digest.
+A proposal's header carries the proposal's round and the proposer's seal; a
+round change's prepared block is the header proposed in its prepared round.
 ``round_changes`` and ``prepares`` are lists of ``[payload bytes,
 signature]`` pairs, each signed by its own author: the round-change
 justification of a proposal in round > 0, and the prepares of a prepared

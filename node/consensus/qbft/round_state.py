@@ -4,6 +4,8 @@ Each collection keeps at most one message per author and kind: the first
 valid one. A later message with the same content is a duplicate, because
 the network may deliver a message twice. A later message with other
 content is a conflict, which only a byzantine author sends. Both are dropped.
+A commit counts as the author's one commit of the round from its arrival,
+even while its seal waits for the round's block to be checked.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TypeVar
 from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.messages import Commit, Prepare, PreparePayload, Proposal, RoundChange, Signed
 
-M = TypeVar("M", Prepare, Commit, RoundChange)
+M = TypeVar("M", Prepare, RoundChange)
 
 
 class AddResult(Enum):
@@ -28,9 +30,10 @@ class AddResult(Enum):
 class PreparedCertificate:
     """A block this node saw a quorum prepare in ``round``, with those prepares.
 
-    Once prepared, a node reports the certificate in each round change of
-    the height, so any later proposal must re-propose this block unless a
-    higher round prepared another one.
+    ``block`` is the header proposed in ``round``, so its seal carries that
+    round. Once prepared, a node reports the certificate in each round change
+    of the height, so any later proposal must re-propose this block, resealed
+    for its own round, unless a higher round prepared another one.
     """
 
     round: int
@@ -48,18 +51,41 @@ class RoundState:
     sent_proposal: bool = False
     sent_commit: bool = False
     prepares: dict[bytes, Prepare] = field(default_factory=dict)
+    #: Commits whose seal was checked against this round's block of their digest, by author.
     commits: dict[bytes, Commit] = field(default_factory=dict)
+    #: Commits that arrived before this round's block of their digest, by author; not counted yet.
+    unchecked_commits: dict[bytes, Commit] = field(default_factory=dict)
+    #: Blocks by hash whose header is a proposal of this round: the seal carries this
+    #: round and the proposer seal is by this round's proposer. Commit seals of the
+    #: round sign their commit hash, and finalisation puts the seals into them.
+    blocks: dict[bytes, ProposedBlock] = field(default_factory=dict)
 
     def add_prepare(self, prepare: Prepare) -> AddResult:
         return _add(self.prepares, prepare)
 
-    def add_commit(self, commit: Commit) -> AddResult:
-        return _add(self.commits, commit)
+    def add_commit(self, commit: Commit, *, checked: bool) -> AddResult:
+        """Keep the author's first commit of the round; hold it unchecked unless ``checked``."""
+        existing = self.commits.get(commit.author) or self.unchecked_commits.get(commit.author)
+        if existing is not None:
+            return AddResult.DUPLICATE if existing.signed.encoded == commit.signed.encoded else AddResult.CONFLICT
+        if checked:
+            self.commits[commit.author] = commit
+        else:
+            self.unchecked_commits[commit.author] = commit
+        return AddResult.ADDED
+
+    def take_unchecked_commits(self, digest: bytes) -> list[Commit]:
+        """Remove and return the unchecked commits for ``digest``; the caller checks and re-adds them."""
+        taken = [commit for commit in self.unchecked_commits.values() if commit.digest == digest]
+        for commit in taken:
+            del self.unchecked_commits[commit.author]
+        return taken
 
     def prepares_for(self, digest: bytes) -> tuple[Signed[PreparePayload], ...]:
         return tuple(prepare.signed for prepare in self.prepares.values() if prepare.digest == digest)
 
     def commits_for(self, digest: bytes) -> list[Commit]:
+        """Return the checked commits for ``digest``."""
         return [commit for commit in self.commits.values() if commit.digest == digest]
 
     def prepared_certificate(self) -> PreparedCertificate | None:

@@ -106,10 +106,11 @@ def check_prepared_certificate(
 class ProposalValidator:
     """Rules of a PROPOSAL: proposer, block, round-change justification, then execution.
 
-    A proposal either carries a fresh block, sealed by its author for this
-    round, or re-proposes unchanged the block prepared in the highest round
-    its justification reports. The re-proposed block keeps the seal round and
-    proposer seal of the round it was first proposed in.
+    A proposal either carries a fresh block or re-proposes the block prepared
+    in the highest round its justification reports. Either way its header
+    carries the proposal's round in the seal and a proposer seal by the
+    proposal's author. A re-proposal changes only those two fields, so its
+    block hash is the prepared one; a fresh block's coinbase is its author.
     """
 
     def __init__(
@@ -137,8 +138,8 @@ class ProposalValidator:
             reproposal = False
         else:
             reproposal = self._check_justification(proposal)
-        if not reproposal:
-            self._check_fresh_block(proposal)
+        if not reproposal and proposal.block.header.coinbase != proposal.author:
+            raise _reject(proposal, Rule.BLOCK_COINBASE, f"got 0x{proposal.block.header.coinbase.hex()}")
 
         try:
             self._importer.validate_block(proposal.block)
@@ -146,7 +147,7 @@ class ProposalValidator:
             raise _reject(proposal, Rule.BLOCK_INVALID, error.message) from None
 
     def _check_block(self, proposal: Proposal) -> None:
-        """Rules every proposed block meets, fresh or re-proposed."""
+        """Check the rules every proposed block meets, fresh or re-proposed."""
         context = self._context
         block = proposal.block
         header = block.header
@@ -162,6 +163,14 @@ class ProposalValidator:
             raise _reject(proposal, Rule.BLOCK_SEAL, str(error)) from None
         if tuple(seal.validators) != context.validators:
             raise _reject(proposal, Rule.BLOCK_VALIDATORS)
+        if seal.round != proposal.round:
+            raise _reject(proposal, Rule.BLOCK_ROUND, f"got {seal.round}")
+        try:
+            signer = proposer_of(header)
+        except BlockValidationError as error:
+            raise _reject(proposal, Rule.PROPOSER_SEAL, error.message) from None
+        if signer != proposal.author:
+            raise _reject(proposal, Rule.PROPOSER_SEAL, f"signed by 0x{signer.hex()}")
 
         earliest = context.parent.timestamp + self._config.block_period
         if header.timestamp < earliest:
@@ -170,26 +179,14 @@ class ProposalValidator:
         if header.timestamp > latest:
             raise _reject(proposal, Rule.BLOCK_TIMESTAMP_FUTURE, f"got {header.timestamp}, expected <= {latest:.0f}")
 
-    def _check_fresh_block(self, proposal: Proposal) -> None:
-        """Check that a fresh block carries this round in its seal and the author's proposer seal."""
-        header = proposal.block.header
-        seal_round = header.seal.round
-        if seal_round != proposal.round:
-            raise _reject(proposal, Rule.BLOCK_ROUND, f"got {seal_round}")
-        try:
-            signer = proposer_of(header)
-        except BlockValidationError as error:
-            raise _reject(proposal, Rule.PROPOSER_SEAL, error.message) from None
-        if signer != proposal.author:
-            raise _reject(proposal, Rule.PROPOSER_SEAL, f"signed by 0x{signer.hex()}")
-
     def _check_justification(self, proposal: Proposal) -> bool:
         """Check QBFT's justification of a proposal in round r > 0; return whether it must be a re-proposal.
 
         A quorum of round changes for (height, r) must back the proposal. If
         any of them reports a prepared block, the proposal must re-propose
         the block of the highest reported prepared round, proven by a quorum
-        of prepares from that round.
+        of prepares from that round. The block is compared by its hash, which
+        does not change when the re-proposer reseals it for this round.
         """
         context = self._context
         authors: set[bytes] = set()
@@ -238,15 +235,29 @@ class PrepareValidator:
 
 
 class CommitValidator:
-    """Rules of a COMMIT: the author is a validator and its commit seal signs the digest."""
+    """Rules of a COMMIT: the author is a validator, and its commit seal signs the commit hash of the round's block.
+
+    The seal can only be checked against the header that the commit's round
+    proposed for its digest, because the commit hash binds the round
+    (:mod:`node.chain.seal`). A commit that arrives before that header is
+    held and checked once the header is known, as Besu's ``RoundState`` does.
+    """
 
     def __init__(self, context: HeightContext) -> None:
         self._context = context
 
     def validate(self, commit: Commit) -> None:
+        """Check the rules that need no header: the author is a validator."""
         _require_validator(self._context, commit)
+
+    def validate_seal(self, commit: Commit, header: KuraHeader) -> None:
+        """Check that the commit seal recovers to the author over ``header.commit_hash``.
+
+        ``header`` must be the header of ``commit.round`` for ``commit.digest``:
+        its hash is the digest and its seal carries the commit's round.
+        """
         try:
-            signer = recover_address(commit.digest, commit.commit_seal)
+            signer = recover_address(header.commit_hash, commit.commit_seal)
         except SignatureError as error:
             raise _reject(commit, Rule.COMMIT_SEAL, str(error)) from None
         if signer != commit.author:
