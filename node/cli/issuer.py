@@ -334,8 +334,15 @@ def cmd_status(args: argparse.Namespace) -> int:
                 executed_with = event.args["approvals"] if event is not None else None
         elif ledger.read(contract, interface, "isCancelled", proposal_hash):
             state = _("cancelled")
-        elif latest.timestamp > proposal.expiry:
+        elif latest.timestamp >= proposal.expiry:
+            # Every later block has a later timestamp, so none can execute the proposal.
             state = _("expired")
+        elif _now() > proposal.expiry:
+            # A node seals a block only when a transaction waits or the empty-block period ends,
+            # so the latest block can be older than the clock.
+            state = _("expired by this machine's clock; the latest block, at {time}, is older").format(
+                time=format_timestamp(latest.timestamp)
+            )
         else:
             state = _("pending: executable until {expiry}").format(expiry=format_timestamp(proposal.expiry))
 

@@ -7,6 +7,8 @@ and one whose GoldCoin has allowlist mode on.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +178,47 @@ def test_submit_below_threshold_fails(rpc, keys, tmp_path):
     assert "InsufficientApprovals(1, 2)" in result.stderr
     assert "nothing was sent" in result.stderr
     assert LedgerClient(rpc).get_nonce(dev_address("exchange")) == sender_nonce
+
+
+def test_expired_proposal_fails(rpc, keys, tmp_path):
+    proposal = tmp_path / "proposal.json"
+    proposed = run_kura(
+        "issuer",
+        "propose-mint",
+        "--recipient",
+        dev_address("customer"),
+        "--amount",
+        "1",
+        "--reserve-ref",
+        REPORT_HASH,
+        "--valid-for",
+        "1",
+        "--out",
+        str(proposal),
+        "--rpc",
+        rpc,
+    )
+    assert proposed.code == 0, proposed.stderr
+    signatures = [sign(keys, proposal, "authority_issuer"), sign(keys, proposal, "authority_operator")]
+    expiry = json.loads(proposal.read_text())["expiry"]
+    # The node stamps blocks with this machine's clock, so once it passes the expiry every
+    # later block is past it too.
+    time.sleep(max(0.0, expiry + 1 - time.time()))
+
+    supply = read_coin(rpc, "totalSupply")
+
+    status = run_kura("issuer", "status", str(proposal), "--rpc", rpc)
+    submitted = run_kura(
+        "issuer", "submit", str(proposal), *map(str, signatures), *keys.options("exchange"), "--rpc", rpc
+    )
+
+    assert status.code == 0, status.stderr
+    assert "state               expired" in status.stdout
+    # The gas estimate runs on the latest block, which may still predate the expiry; then the
+    # transaction is sent and fails when mined. Either way the error names ProposalExpired.
+    assert submitted.code == 1
+    assert f"ProposalExpired({expiry}, " in submitted.stderr
+    assert read_coin(rpc, "totalSupply") == supply
 
 
 def test_status_counts_signature_files(rpc, keys, tmp_path):
