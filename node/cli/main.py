@@ -20,7 +20,7 @@ from node.errors import KuraError
 DEV_GENESIS = Path(__file__).resolve().parents[2] / "genesis" / "dev.json"
 DEFAULT_RPC_PORT = 8545
 #: Modules that add command groups; each has ``register(subparsers)``.
-_COMMAND_MODULES: tuple[str, ...] = ("node.cli.network", "node.cli.issuer", "node.cli.shelter")
+_COMMAND_MODULES: tuple[str, ...] = ("node.cli.network", "node.cli.issuer", "node.cli.shelter", "node.cli.audit", "node.cli.export")
 
 
 def _configure_logging(level: str) -> None:
