@@ -9,7 +9,7 @@ The layout follows QBFT's (Besu): ``extraData`` is the RLP list
   remove a validator;
 - ``round``: the consensus round in which the block was proposed;
 - ``proposer_seal``: the proposer's 65-byte signature over the proposal hash;
-- ``commit_seals``: 65-byte signatures over the block hash, one per
+- ``commit_seals``: 65-byte signatures over the commit hash (below), one per
   committing validator.
 
 Unlike QBFT, which has no proposer seal, the proposer also signs the header,

@@ -60,6 +60,9 @@ def verify_seals(header: KuraHeader, validators: tuple[bytes, ...]) -> list[byte
     proposer = proposer_of(header)
     if proposer not in validators:
         raise BlockValidationError("proposer not a validator", number=number, got=f"0x{proposer.hex()}")
+    if bytes(header.coinbase) not in validators:
+        # The coinbase names the block's creator, whose vote the block carries.
+        raise BlockValidationError("coinbase not a validator", number=number, got=f"0x{bytes(header.coinbase).hex()}")
 
     committers: list[bytes] = []
     commit_hash = header.commit_hash

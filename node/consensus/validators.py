@@ -1,6 +1,6 @@
 """Validator sets per block: the genesis set, changed by votes in headers.
 
-A validator votes by proposing a block whose seal carries ``vote`` (add or
+A validator votes by creating a block whose seal carries ``vote`` (add or
 remove an address). Votes are tallied per (address, add) pair, counting
 each block proposer once. When more than half of the current validators
 have cast the same vote, the change applies from the next block on, and
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from node.chain.header import KuraHeader
 from node.chain.seal import Vote
-from node.consensus.seals import proposer_of
 
 #: Blocks per voting epoch (Besu's default epoch length).
 EPOCH_LENGTH = 30_000
@@ -42,7 +41,9 @@ def apply_header(snapshot: Snapshot, header: KuraHeader) -> Snapshot:
     if vote is None or not _meaningful(vote, validators):
         return Snapshot(validators, tally)
 
-    voter = proposer_of(header)
+    # The block's creator is its coinbase (as in Besu): a block re-proposed
+    # in a later round carries another validator's proposer seal.
+    voter = bytes(header.coinbase)
     # A validator's newer vote on the same address replaces its older one.
     for key in [(vote.address, True), (vote.address, False)]:
         if key in tally and voter in tally[key]:

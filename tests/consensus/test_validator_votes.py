@@ -31,6 +31,7 @@ class HeaderChain:
             gas_limit=30_000_000,
             timestamp=number,
             parent_hash=ZERO_HASH32 if parent is None else parent.hash,
+            coinbase=bytes(20) if key is None else address_of_private_key(key),
             extra_data=ExtraData(validators=validators, vote=vote).encode(),
         )
         if key is not None:
@@ -89,6 +90,20 @@ def test_epoch_boundary_clears_tally() -> None:
     chain.extend(VALIDATORS[2], None, number=EPOCH_LENGTH)
     chain.extend(VALIDATORS[2], Vote(NEWCOMER, True))
     assert NEWCOMER not in chain.tracker.next_validators(chain.head)
+
+
+def test_vote_credited_to_coinbase_not_resealer() -> None:
+    """A re-proposed block keeps its creator's coinbase; the vote counts for the creator."""
+    chain = HeaderChain()
+    chain.extend(VALIDATORS[0], Vote(NEWCOMER, True))
+    validators = chain.tracker.next_validators(chain.head)
+    resealed = chain._header(
+        chain.head, chain.head.block_number + 1, validators, Vote(NEWCOMER, True), KEY_OF[VALIDATORS[1]]
+    )
+    resealed = resealed.copy(coinbase=VALIDATORS[0])
+    chain.by_hash[resealed.hash] = resealed
+    chain.head = resealed
+    assert chain.tracker.snapshot(resealed).tally[(NEWCOMER, True)] == frozenset({VALIDATORS[0]})
 
 
 def test_tracker_rebuilds_from_headers_after_restart() -> None:
