@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from node.cli.i18n import _
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from node.cli.issuer_files import ProposalFile
     from node.coin.eip712 import Approval
     from node.coin.ledger import LedgerClient, LogEntry
@@ -159,24 +161,50 @@ def cmd_sign(args: argparse.Namespace) -> int:
     """Sign a proposal file offline: this handler opens no network connection."""
     from pathlib import Path
 
-    from node.cli.issuer_files import ApprovalFile, read_proposal, write_new_json
-    from node.cli.issuer_support import IssuerError, confirm, decrypt_keystore, open_keystore
-    from node.coin.eip712 import Approval, sign_typed_data
+    from node.cli.issuer_files import read_proposal
+    from node.cli.issuer_support import IssuerError, decrypt_keystore, open_keystore
+    from node.coin.eip712 import sign_typed_data
 
     proposal_path = Path(args.proposal)
     proposal_file = read_proposal(proposal_path)
-    keystore = open_keystore(args.keystore)
-    _show_typed_data(proposal_file, keystore.address)
+
+    if args.pkcs11_module:
+        from node.cli.issuer_pkcs11 import open_token_key
+
+        if not args.token_label or not args.key_label:
+            raise IssuerError(_("--pkcs11-module needs --token-label and --key-label"))
+        with open_token_key(args.pkcs11_module, args.token_label, args.key_label, args.pin_file) as token_key:
+            _confirm_signing(args, proposal_file, token_key.address)
+            signature = token_key.sign_digest(proposal_file.digest)
+        signer = token_key.address
+    else:
+        keystore = open_keystore(args.keystore)
+        _confirm_signing(args, proposal_file, keystore.address)
+        private_key = decrypt_keystore(keystore, args.password_file)
+        signature = sign_typed_data(private_key, proposal_file.typed_data())
+        signer = keystore.address
+
+    out = Path(args.out) if args.out else proposal_path.with_name(f"{proposal_path.stem}.{signer}.sig.json")
+    _write_signature(proposal_file, signer, signature, out)
+    return 0
+
+
+def _confirm_signing(args: argparse.Namespace, proposal_file: ProposalFile, signer: str) -> None:
+    """Show what will be signed and ask for confirmation unless ``--yes`` was given."""
+    from node.cli.issuer_support import IssuerError, confirm
+
+    _show_typed_data(proposal_file, signer)
     if not args.yes and not confirm(_("Sign this mint proposal? [y/N] ")):
         raise IssuerError(_("not confirmed; nothing was signed"))
 
-    private_key = decrypt_keystore(keystore, args.password_file)
-    signature = sign_typed_data(private_key, proposal_file.typed_data())
-    approval_file = ApprovalFile(Approval(keystore.address, signature), proposal_file.digest)
-    out = Path(args.out) if args.out else proposal_path.with_name(f"{proposal_path.stem}.{keystore.address}.sig.json")
+
+def _write_signature(proposal_file: ProposalFile, signer: str, signature: bytes, out: Path) -> None:
+    from node.cli.issuer_files import ApprovalFile, write_new_json
+    from node.coin.eip712 import Approval
+
+    approval_file = ApprovalFile(Approval(signer, signature), proposal_file.digest)
     write_new_json(out, approval_file.to_json())
-    print(_("Wrote the signature of {address} to {path}").format(address=keystore.address, path=out))
-    return 0
+    print(_("Wrote the signature of {address} to {path}").format(address=signer, path=out))
 
 
 def _read_approvals(proposal_file: ProposalFile, paths: list[str]) -> list[Approval]:
@@ -588,7 +616,25 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
     sign = actions.add_parser("sign", help=_("sign a proposal file offline and write a signature file"))
     _add_proposal_argument(sign)
-    _add_keystore(sign)
+    key_source = sign.add_mutually_exclusive_group(required=True)
+    key_source.add_argument(
+        "--keystore", metavar="FILE", help=_("keystore file (eth-keyfile JSON) of the signing account")
+    )
+    key_source.add_argument(
+        "--pkcs11-module",
+        metavar="PATH",
+        help=_("PKCS#11 library of the token that holds the key, e.g. /usr/lib/softhsm/libsofthsm2.so"),
+    )
+    sign.add_argument(
+        "--password-file", metavar="FILE", help=_("file holding the keystore password; prompted for when omitted")
+    )
+    sign.add_argument("--token-label", metavar="LABEL", help=_("label of the PKCS#11 token (with --pkcs11-module)"))
+    sign.add_argument(
+        "--key-label", metavar="LABEL", help=_("label of the secp256k1 key pair in the token (with --pkcs11-module)")
+    )
+    sign.add_argument(
+        "--pin-file", metavar="FILE", help=_("file holding the token's user PIN; prompted for when omitted")
+    )
     sign.add_argument(
         "--out", metavar="FILE", help=_("signature file to write (default: PROPOSAL.ADDRESS.sig.json beside it)")
     )
