@@ -12,10 +12,10 @@
    ERC-20 spender, and the desk burns with ``kura issuer burn --from``, which calls ``burnFrom``.
 7. Once the 100 g of gold have left custody, the attestor records the smaller reserve.
 
-Steps 1, 2, 3, 4, 6 and 7 run the ``kura issuer`` commands; the two plain token calls of steps 5
-and 6 are sent from the holders' own wallets. Without ``--rpc`` the script starts a ``kura dev``
-node on a free port and stops it at the end. The dev accounts' keys are public, so run the
-story only on development chains.
+Steps 1, 2, 3, 4, 6 and 7 run ``kura issuer`` commands. The two plain token calls, the payment in
+step 5 and the approval in step 6, are sent from the holders' own wallets. Without ``--rpc`` the
+script starts a ``kura dev`` node on a free port and stops it at the end. The dev accounts' keys
+are public, so run the story only on development chains.
 
     python scripts/issuer_story.py              # start a node, run the story, stop the node
     python scripts/issuer_story.py --rpc URL    # run it on a node that is already running

@@ -176,7 +176,7 @@ class CoinMachine(RuleBasedStateMachine):
             model.balances[recipient] += amount
 
     def funded(self, roles: tuple[str, ...]) -> list[str]:
-        """Return those of ``roles`` that the model says hold tokens."""
+        """Return those of ``roles`` that hold tokens in the model."""
         return [role for role in roles if self.model.balances[role] > 0]
 
     @precondition(lambda self: self.funded(HOLDERS))
@@ -285,7 +285,7 @@ class CoinMachine(RuleBasedStateMachine):
 
     @rule(caller=st.sampled_from(("customer", "authority_issuer", "burner", "exchange")))
     def non_admin_grants_minter(self, caller: str) -> None:
-        """Only the admin may grant roles, so nobody else can give themselves MINTER_ROLE."""
+        """Only the admin may grant roles, so no other account can grant itself MINTER_ROLE."""
         outcome = self.client.send(self.key(caller), self.coin, "grantRole", MINTER_ROLE, self.address(caller))
         self.record(outcome, "AccessControlUnauthorizedAccount", f"{caller} grants itself MINTER_ROLE")
 
