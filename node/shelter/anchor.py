@@ -224,6 +224,7 @@ def verify_anchor_proof(
     snapshot_header: KuraHeader,
     tracker: ValidatorTracker,
     read_storage: Callable[[bytes, int], int],
+    known: dict[bytes, KuraHeader] | None = None,
 ) -> None:
     """Check the manifest's anchor proof against a restored chain; ShelterRejected naming the rule.
 
@@ -242,7 +243,9 @@ def verify_anchor_proof(
         )
 
     # The headers continue the restored chain and carry valid seals.
-    known: dict[bytes, KuraHeader] = {snapshot_header.hash: snapshot_header}
+    # The tracker reads proof headers through ``known``, which the caller's header lookup consults.
+    known = {} if known is None else known
+    known[snapshot_header.hash] = snapshot_header
     parent = snapshot_header
     headers = [rlp.decode(raw, sedes=KuraHeader) for raw in anchor.headers]
     if not headers or headers[-1].block_number != anchor.block_number:

@@ -13,6 +13,7 @@ from pathlib import Path
 import msgpack
 
 from node.chain.chain import Chain
+from node.chain.header import KuraHeader
 from node.consensus.validators import ValidatorTracker
 from node.shelter import errors
 from node.shelter.anchor import AnchorClient, verify_anchor_proof
@@ -189,7 +190,8 @@ def check_anchor(manifest: Manifest, config: ShelterConfig, chaindata: Path, rpc
         chain = Chain(backend)
         genesis = chain.header_by_number(0)
         assert genesis is not None
-        tracker = ValidatorTracker(chain.store.header_by_hash, genesis)
+        proof_headers: dict[bytes, KuraHeader] = {}
+        tracker = ValidatorTracker(lambda block_hash: proof_headers.get(block_hash) or chain.store.header_by_hash(block_hash), genesis)
         state = chain.state_at(chain.head)
         verify_anchor_proof(
             manifest,
@@ -197,6 +199,7 @@ def check_anchor(manifest: Manifest, config: ShelterConfig, chaindata: Path, rpc
             chain.head,
             tracker,
             lambda address, slot: state.get_storage(address, slot),  # type: ignore[arg-type]
+            proof_headers,
         )
     finally:
         backend.close()
