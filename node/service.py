@@ -20,6 +20,8 @@ from node.consensus.validators import ValidatorTracker, VoteBox
 from node.errors import ConfigError
 from node.p2p.bridge import CoreThread, NetworkBridge
 from node.p2p.network import NetworkConfig, P2PNetwork
+from node.permissions import Allowlist
+from node.rpc.auth import load_secret
 from node.rpc.filters import FilterManager
 from node.rpc.registry import RpcContext, RpcLimits
 from node.rpc.server import create_app
@@ -49,8 +51,12 @@ class NodeOptions:
     static_peers: tuple[tuple[str, int], ...] = ()
     #: secp256k1 key naming this node to peers; the validator key when omitted.
     node_key: bytes | None = None
-    #: Nodes allowed to connect, besides the genesis validators.
-    node_allowlist: frozenset[bytes] = frozenset()
+    #: File of nodes allowed to connect besides the genesis validators; None allows only validators.
+    node_allowlist: str | None = None
+    #: File of accounts allowed to send transactions; None allows every account.
+    account_allowlist: str | None = None
+    #: File with the hex JWT secret that unlocks the admin namespaces; None leaves them off.
+    jwt_secret_file: str | None = None
     #: Seconds before QBFT round 0 times out; later rounds double it.
     round_timeout: float = 2.0
 
@@ -82,12 +88,20 @@ class Node:
         self.backend = LevelDBBackend(os.path.join(options.data_dir, "chaindata"))
         self.chain = Chain(self.backend)
         config = self.chain.config
+        self.accounts_allowlist = Allowlist(
+            Path(options.account_allowlist) if options.account_allowlist else None, "account"
+        )
+        # Without a file only the genesis validators may connect; the file adds RPC nodes.
+        self.nodes_allowlist = Allowlist(
+            Path(options.node_allowlist) if options.node_allowlist else None, "node", always=config.validators
+        )
         self.pool = TxPool(
             config.chain_id,
             block_gas_limit=lambda: config.gas_limit,
             base_fee=lambda: self.chain.next_base_fee(self.chain.head),
             accounts=HeadAccounts(self.chain),
             limits=options.pool_limits,
+            sender_allowed=self.accounts_allowlist.allows,
         )
         self.filters = FilterManager()
         self.pool.listeners.append(self.filters.on_pending_transaction)
@@ -99,7 +113,9 @@ class Node:
         self.validators = ValidatorTracker(self.chain.store.header_by_hash, genesis_header)
         self.votes = VoteBox()
         self.core = CoreThread()
-        self.bridge = NetworkBridge(self.chain, self.pool, self.core, self.validators.next_validators)
+        self.bridge = NetworkBridge(
+            self.chain, self.pool, self.core, self.validators.next_validators, self.accounts_allowlist.allows
+        )
         self.network = self._make_network(options)
         self.bridge.network = self.network
         # A validator without peers seals alone; with peers it runs QBFT.
@@ -127,6 +143,7 @@ class Node:
                 self.votes,
                 options.validator_key,
                 round_timeout=options.round_timeout,
+                sender_allowed=self.accounts_allowlist.allows,
             )
         self.rpc = RpcContext(
             chain=self.chain,
@@ -139,6 +156,9 @@ class Node:
             validators=self.validators,
             votes=self.votes if options.validator_key is not None else None,
             subscriptions=self.subscriptions,
+            jwt_secret=load_secret(options.jwt_secret_file) if options.jwt_secret_file else None,
+            account_allowlist=self.accounts_allowlist,
+            node_allowlist=self.nodes_allowlist,
         )
 
     def _make_network(self, options: NodeOptions) -> P2PNetwork | None:
@@ -147,14 +167,8 @@ class Node:
         node_key = options.node_key or options.validator_key
         if node_key is None or options.tls_dir is None:
             raise ConfigError("the p2p network needs a node key and --tls-dir with node.pem, node.key and ca.pem")
-        validators = set(self.chain.config.validators)
-        allowlist = options.node_allowlist
-
-        def is_allowed(address: bytes) -> bool:
-            return address in validators or address in allowlist
-
         config = NetworkConfig(options.p2p_host, options.p2p_port, Path(options.tls_dir), options.static_peers)
-        return P2PNetwork(config, address_of_private_key(node_key), self.bridge, is_allowed)
+        return P2PNetwork(config, address_of_private_key(node_key), self.bridge, self.nodes_allowlist.allows)
 
     def serve(self) -> None:
         head = self.chain.head

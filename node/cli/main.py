@@ -20,7 +20,13 @@ from node.errors import KuraError
 DEV_GENESIS = Path(__file__).resolve().parents[2] / "genesis" / "dev.json"
 DEFAULT_RPC_PORT = 8545
 #: Modules that add command groups; each has ``register(subparsers)``.
-_COMMAND_MODULES: tuple[str, ...] = ("node.cli.network", "node.cli.issuer", "node.cli.shelter", "node.cli.audit", "node.cli.export")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "node.cli.network",
+    "node.cli.issuer",
+    "node.cli.shelter",
+    "node.cli.audit",
+    "node.cli.export",
+)
 
 
 def _configure_logging(level: str) -> None:
@@ -106,7 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         p2p_port=args.p2p_port,
         tls_dir=args.tls_dir,
         static_peers=tuple(args.peers),
-        node_allowlist=_read_allowlist(args.node_allowlist),
+        node_allowlist=args.node_allowlist,
+        account_allowlist=args.accounts_allowlist,
+        jwt_secret_file=args.rpc_jwt_secret,
     )
     Node(options).serve()
     return 0
@@ -117,31 +125,6 @@ def _peer(value: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(_("peer {value!r} is not HOST:PORT").format(value=value))
     return host, int(port)
-
-
-def _read_allowlist(path: str | None) -> frozenset[bytes]:
-    """Addresses from a file, one 0x-hex address per line; # starts a comment."""
-    if path is None:
-        return frozenset()
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise KuraError(_("cannot read the node allowlist {path}: {error}").format(path=path, error=error)) from None
-    addresses = set()
-    for number, line in enumerate(lines, start=1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        try:
-            raw = bytes.fromhex(text.removeprefix("0x"))
-        except ValueError:
-            raw = b""
-        if len(raw) != 20:
-            raise KuraError(
-                _("line {number} of {path} is not an address: {text!r}").format(number=number, path=path, text=text)
-            )
-        addresses.add(raw)
-    return frozenset(addresses)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -196,6 +179,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         rpc_host=args.rpc_host,
         rpc_port=args.rpc_port,
+        account_allowlist=args.accounts_allowlist,
+        jwt_secret_file=args.rpc_jwt_secret,
         validator_key=keys[DEV_VALIDATOR_INDEX],
         accounts=[bytes.fromhex(Account.from_key(key).address[2:]) for key in keys],
     )
@@ -274,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--rpc-host", default="127.0.0.1", help=_("address the JSON-RPC server listens on (default 127.0.0.1)")
         )
         sub.add_argument("--rpc-port", type=_port, default=DEFAULT_RPC_PORT, help=_("JSON-RPC port (default 8545)"))
+        sub.add_argument(
+            "--rpc-jwt-secret",
+            help=_(
+                "file with a 32-byte hex secret; enables the perm_, qbft_, admin_ and shelter_ methods for JWT bearers"
+            ),
+        )
+        sub.add_argument(
+            "--accounts-allowlist", help=_("file of accounts allowed to send transactions; omit to allow every account")
+        )
 
     run = commands.add_parser("run", help=_("run a node on an initialised data directory"))
     run.add_argument("--data-dir", required=True, help=_("data directory made by 'kura init'"))
@@ -283,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--password-file", help=_("file holding the keystore password; prompted for when omitted"))
     run.add_argument("--node-keystore", help=_("keystore file of the key naming a non-validator node to its peers"))
     run.add_argument("--p2p-port", type=_port, help=_("peer-to-peer port; omit to run without peers"))
-    run.add_argument("--p2p-host", default="127.0.0.1", help=_("address the peer-to-peer server listens on (default 127.0.0.1)"))
+    run.add_argument(
+        "--p2p-host", default="127.0.0.1", help=_("address the peer-to-peer server listens on (default 127.0.0.1)")
+    )
     run.add_argument("--tls-dir", help=_("directory with node.pem, node.key and ca.pem from 'kura p2p cert'"))
     run.add_argument("--peers", type=_peer, nargs="*", default=[], metavar="HOST:PORT", help=_("peers to connect to"))
     run.add_argument("--node-allowlist", help=_("file of node addresses allowed to connect besides the validators"))

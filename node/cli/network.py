@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -69,6 +70,8 @@ def prepare_devnet(
         return json.loads((root / "devnet.json").read_text(encoding="utf-8"))
     root.mkdir(parents=True, exist_ok=True)
     (root / "password").write_text(DEVNET_PASSWORD, encoding="utf-8")
+    (root / "jwt-secret").write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+    os.chmod(root / "jwt-secret", 0o600)
     ca = NetworkCA.create("Kura devnet CA")
     ca.save(root / "ca")
 
@@ -115,6 +118,7 @@ def node_command(root: Path, node: dict[str, Any], nodes: list[dict[str, Any]]) 
         "--p2p-port", str(node["p2p_port"]),
         "--rpc-port", str(node["rpc_port"]),
         "--node-allowlist", str(root / "node-allowlist"),
+        "--rpc-jwt-secret", str(root / "jwt-secret"),
         "--peers", *peers,
     ]  # fmt: skip
 

@@ -25,7 +25,7 @@ from node.chain.seal import ExtraData
 from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.engine import QbftEngine
-from node.consensus.seals import add_proposer_seal
+from node.consensus.seals import add_proposer_seal, check_senders_allowed
 from node.consensus.validators import ValidatorTracker, VoteBox
 from node.errors import BlockValidationError
 from node.p2p import wire
@@ -55,8 +55,10 @@ class BftDriver:
         private_key: bytes,
         *,
         round_timeout: float = 2.0,
+        sender_allowed: Callable[[bytes], bool] = lambda sender: True,
     ) -> None:
         self.chain = chain
+        self.sender_allowed = sender_allowed
         self.pool = pool
         self.bridge = bridge
         self.core = core
@@ -131,6 +133,7 @@ class BftDriver:
         if block.hash in self._executed:
             return
         header, transactions = decode_block(rlp.encode(block.header), block.body)
+        check_senders_allowed(header.block_number, transactions, self.sender_allowed)
         self._remember(block.hash, self.chain.execute_received(header, transactions))
 
     def import_block(self, block: ProposedBlock) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+
+from eth.abc import SignedTransactionAPI
 
 from node.chain.crypto import SignatureError, recover_address, sign_hash
 from node.chain.header import KuraHeader
@@ -87,3 +90,17 @@ def _decode(header: KuraHeader) -> ExtraData:
         return header.seal
     except SealFormatError as error:
         raise BlockValidationError("extraData is not a seal", number=header.block_number, detail=str(error)) from None
+
+
+def check_senders_allowed(
+    number: int, transactions: Sequence[SignedTransactionAPI], allowed: Callable[[bytes], bool]
+) -> None:
+    """Raise BlockValidationError if a transaction's sender is not on the account allowlist."""
+    for transaction in transactions:
+        if not allowed(transaction.sender):
+            raise BlockValidationError(
+                "sender not on the account allowlist",
+                number=number,
+                got=f"0x{bytes(transaction.sender).hex()}",
+                detail=f"tx=0x{transaction.hash.hex()}",
+            )

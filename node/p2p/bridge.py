@@ -18,7 +18,7 @@ from rlp.sedes import CountableList
 
 from node.chain.chain import Chain
 from node.chain.header import KuraHeader
-from node.consensus.seals import verify_seals
+from node.consensus.seals import check_senders_allowed, verify_seals
 from node.errors import BlockValidationError, TxRejected
 from node.p2p import wire
 from node.p2p.network import Handler, P2PNetwork, Peer
@@ -77,8 +77,10 @@ class NetworkBridge(Handler):
         pool: TxPool,
         core: CoreThread,
         validators_for: Callable[[KuraHeader], tuple[bytes, ...]],
+        sender_allowed: Callable[[bytes], bool] = lambda sender: True,
     ) -> None:
         self.chain = chain
+        self.sender_allowed = sender_allowed
         self.validators_for = validators_for
         self.pool = pool
         self.core = core
@@ -196,6 +198,8 @@ class NetworkBridge(Handler):
         if parent is None:
             raise BlockValidationError("unknown parent", number=header.block_number)
         verify_seals(header, self.validators_for(parent))
+        # Stricter than Besu, which checks the allowlist only on proposals.
+        check_senders_allowed(header.block_number, transactions, self.sender_allowed)
         executed = self.chain.execute_received(header, transactions)
         self.chain.commit(executed)
         self.pool.on_block(executed.transactions, [])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from node.chain.chain import Chain
     from node.consensus.validators import ValidatorTracker, VoteBox
+    from node.permissions import Allowlist
     from node.rpc.filters import FilterManager
     from node.rpc.subscriptions import SubscriptionHub
     from node.txpool.pool import TxPool
@@ -47,6 +48,10 @@ class RpcContext:
     #: This validator's pending votes; None on a node that does not validate.
     votes: VoteBox | None = None
     subscriptions: SubscriptionHub | None = None
+    #: Secret that unlocks the admin namespaces; None leaves them off.
+    jwt_secret: bytes | None = None
+    account_allowlist: Allowlist | None = None
+    node_allowlist: Allowlist | None = None
 
 
 def method(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from node.errors import KuraError
 
 # Importing the namespace modules registers their methods.
-from node.rpc import eth_chain, eth_state, filters, qbft, web3_net  # noqa: F401
+from node.rpc import eth_chain, eth_state, filters, perm, qbft, web3_net  # noqa: F401
+from node.rpc.auth import REQUEST_AUTHENTICATED, is_admin_method, token_valid
 from node.rpc.registry import BLOCKING, METHODS, RpcContext
 from node.rpc.subscriptions import serve_websocket
 
@@ -31,6 +32,8 @@ METHOD_NOT_FOUND = -32601
 INTERNAL_ERROR = -32603
 #: geth rejects an oversized body with HTTP 413; the body still carries a JSON-RPC error.
 REQUEST_TOO_LARGE = -32600
+#: Error code of an admin call without a valid token, after HTTP 401.
+UNAUTHORIZED = -32401
 #: Deepest JSON nesting accepted (geth's decoder stops at 10,000 too).
 MAX_JSON_DEPTH = 10_000
 _JSON_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
@@ -74,8 +77,11 @@ async def _run_call(ctx: RpcContext, call: dict[str, Any]) -> dict[str, Any]:
         return _error(request_id, -32602, "non-array args")
 
     handler = METHODS.get(name)
-    if handler is None:
+    if handler is None or (is_admin_method(name) and ctx.jwt_secret is None):
         return _error(request_id, METHOD_NOT_FOUND, f"the method {name} does not exist/is not available")
+    if is_admin_method(name) and not REQUEST_AUTHENTICATED.get():
+        logger.warning("rejected admin call without a valid JWT method=%s", name)
+        return _error(request_id, UNAUTHORIZED, f"unauthorized: {name} needs a valid JWT bearer token")
     try:
         if name in BLOCKING:
             result = await run_in_threadpool(handler, ctx, params)
@@ -158,10 +164,13 @@ def create_app(ctx: RpcContext) -> FastAPI:
             body.extend(chunk)
             if len(body) > limits.max_body_bytes:
                 return _too_large(limits.max_body_bytes)
+        authenticated = ctx.jwt_secret is not None and token_valid(ctx.jwt_secret, request.headers.get("authorization"))
+        REQUEST_AUTHENTICATED.set(authenticated)
         answer = await process_body(ctx, bytes(body), handle_call)
         if answer is None:
             return Response(status_code=200)
-        return Response(answer, media_type="application/json")
+        status = 401 if f'"code":{UNAUTHORIZED},'.encode() in answer and not answer.startswith(b"[") else 200
+        return Response(answer, status_code=status, media_type="application/json")
 
     @app.websocket("/")
     async def websocket(socket: WebSocket) -> None:

@@ -173,9 +173,13 @@ async def serve_websocket(ctx: RpcContext, socket: WebSocket) -> None:
     """Serve one WebSocket client until it disconnects or falls behind."""
     from starlette.websockets import WebSocketDisconnect
 
+    from node.rpc.auth import REQUEST_AUTHENTICATED, token_valid
     from node.rpc.server import _error, handle_call, process_body
 
     await socket.accept()
+    REQUEST_AUTHENTICATED.set(
+        ctx.jwt_secret is not None and token_valid(ctx.jwt_secret, socket.headers.get("authorization"))
+    )
     connection = Connection(asyncio.get_running_loop())
     hub = ctx.subscriptions
     if hub is not None:

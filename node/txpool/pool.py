@@ -91,8 +91,10 @@ class TxPool:
         base_fee: Callable[[], int],
         accounts: Callable[[], AccountReader],
         limits: PoolLimits | None = None,
+        sender_allowed: Callable[[bytes], bool] = lambda sender: True,
     ) -> None:
         self.chain_id = chain_id
+        self._sender_allowed = sender_allowed
         self.limits = limits or PoolLimits()
         self._block_gas_limit = block_gas_limit
         self._base_fee = base_fee
@@ -128,6 +130,8 @@ class TxPool:
             sender = tx.sender
         except Exception:
             raise TxRejected("invalid sender") from None
+        if not self._sender_allowed(sender):
+            raise TxRejected(f"sender account 0x{bytes(sender).hex()} not authorized to send transactions")
         with self._lock:
             if tx.hash in self._by_hash:
                 raise TxRejected("already known")
@@ -240,6 +244,8 @@ class TxPool:
             accounts = self._accounts()
             runs: list[list[PooledTx]] = []
             for sender, slots in self._by_sender.items():
+                if not self._sender_allowed(sender):
+                    continue
                 nonce = accounts.nonce(sender)
                 run = []
                 while nonce in slots and fee_cap(slots[nonce].tx) >= base_fee:

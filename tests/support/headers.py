@@ -40,5 +40,7 @@ def header_from_rpc(block: dict[str, Any]) -> KuraHeader:
         requests_hash=_bytes(block["requestsHash"]),
     )
     if "0x" + header.hash.hex() != block["hash"]:
-        raise ValueError(f"block {block['number']}: rebuilt header hashes to 0x{header.hash.hex()}, not {block['hash']}")
+        raise ValueError(
+            f"block {block['number']}: rebuilt header hashes to 0x{header.hash.hex()}, not {block['hash']}"
+        )
     return header

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from node.cli.network import DEVNET_DEFAULT_GENESIS, initialize_devnet_node, node_command, prepare_devnet
+from node.rpc.auth import make_token
 from tests.support.process import NodeProcess, free_port, rpc
 
 
@@ -53,6 +54,10 @@ class Devnet:
         """Delete a stopped node's chain data and re-create its genesis."""
         shutil.rmtree(self.root / self.nodes[index]["name"] / "data")
         initialize_devnet_node(self.root, self.nodes[index])
+
+    def admin_token(self) -> str:
+        """A fresh JWT for the devnet's admin namespaces."""
+        return make_token(bytes.fromhex((self.root / "jwt-secret").read_text().strip()))
 
     def head(self, index: int) -> dict[str, Any]:
         return rpc(self.processes[index].url, "eth_getBlockByNumber", ["latest", False])["result"]

@@ -23,12 +23,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 10) -> Any:
-    """Call one method; return the whole response object."""
+def rpc(
+    url: str, method: str, params: list[Any] | None = None, timeout: float = 10, *, token: str | None = None
+) -> Any:
+    """Call one method; return the whole response object, also for HTTP error statuses."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, body, headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())
 
 
 class NodeProcess:
