@@ -35,6 +35,7 @@ from node.chain.execution import ExecutedBlock
 from node.chain.header import KuraHeader
 from node.coin.abi import gold_coin_interface, mint_authority_interface
 from node.coin.predeploy import GOLD_COIN_ADDRESS, MINT_AUTHORITY_ADDRESS
+from node.coin.units import format_grams
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ RULE_SUPPLY_DIFFERS_FROM_STATE = "supply from events differs from totalSupply"
 
 def _hex(value: bytes) -> str:
     return "0x" + bytes(value).hex()
+
+
+def _grams(base_units: int) -> str:
+    return f"{format_grams(base_units)} g"
 
 
 def _address(value: str) -> bytes:
@@ -340,7 +345,7 @@ class CoinTracker:
                         number,
                         record.tx,
                         got="MintExecuted without a mint",
-                        expected=f"a mint of {record.amount} to {_hex(record.recipient)}",
+                        expected=f"a mint of {_grams(record.amount)} to {_hex(record.recipient)}",
                     ),
                 )
         return changed
@@ -415,7 +420,7 @@ class CoinTracker:
                 RULE_MINT_OUTSIDE_AUTHORITY,
                 number,
                 tx,
-                got=f"mint of {amount} to {_hex(recipient)}",
+                got=f"mint of {_grams(amount)} to {_hex(recipient)}",
                 expected="a MintExecuted event before the mint in the same transaction",
             ),
         )
@@ -451,7 +456,7 @@ class CoinTracker:
                     tx,
                     got="no burn call found" if burner is None else _hex(burner),
                     expected="a caller with BURNER_ROLE",
-                    detail=f"burn of {amount} from {_hex(account)}",
+                    detail=f"burn of {_grams(amount)} from {_hex(account)}",
                 ),
             )
 

@@ -15,7 +15,7 @@ Labels = Mapping[str, str]
 
 CHART_WIDTH = 900
 CHART_HEIGHT = 360
-_MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 90, 20, 20, 50
+_MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 90, 20, 44, 50
 SUPPLY_COLOUR = "#b8860b"
 RESERVE_COLOUR = "#2f6f9f"
 FINDING_COLOUR = "#c0392b"
@@ -63,6 +63,17 @@ def _td(content: str, *, number: bool = False) -> str:
     return f'<td class="num">{content}</td>' if number else f"<td>{content}</td>"
 
 
+def _block_ticks(first: int, last: int) -> list[int]:
+    """Whole block numbers for the x axis: every block for short ranges, else about six round steps."""
+    span = last - first
+    if span <= 10:
+        return list(range(first, last + 1))
+    magnitude = 10 ** (len(str(span // 5)) - 1)
+    step = next(m * magnitude for m in (1, 2, 5, 10, 20, 50) if span // (m * magnitude) <= 6)
+    start = -(-first // step) * step
+    return list(range(start, last + 1, step))
+
+
 def render_chart_svg(points: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[str, Any]], labels: Labels) -> str:
     """Supply and reserve as step lines over block numbers, with a red mark at each finding's block."""
     blocks = [int(p["block"]) for p in points]
@@ -98,8 +109,7 @@ def render_chart_svg(points: Sequence[Mapping[str, Any]], findings: Sequence[Map
             'stroke="#e5e5e5"/>'
             f'<text x="{_MARGIN_LEFT - 8}" y="{y(grams) + 4:.1f}" text-anchor="end">{grams:,.0f}</text>'
         )
-    for step in range(6):
-        block = first + span * step / 5
+    for block in _block_ticks(first, last):
         elements.append(
             f'<text x="{x(block):.1f}" y="{CHART_HEIGHT - _MARGIN_BOTTOM + 18}" text-anchor="middle">{block:,.0f}</text>'
         )
@@ -128,14 +138,15 @@ def render_chart_svg(points: Sequence[Mapping[str, Any]], findings: Sequence[Map
             f'<circle cx="{x(block):.1f}" cy="{y(level):.1f}" r="7" fill="none" stroke="{FINDING_COLOUR}" '
             f'stroke-width="2" class="finding-mark"><title>{escape(finding["rule"])}</title></circle>'
         )
-    legend_x = _MARGIN_LEFT + 12
+    # The legend sits in the top margin, above the plot, so no line runs through it.
+    legend_x, legend_y = _MARGIN_LEFT, 18
     elements.append(
-        f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{_MARGIN_TOP + 12}" y2="{_MARGIN_TOP + 12}" '
+        f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{legend_y}" y2="{legend_y}" '
         f'stroke="{SUPPLY_COLOUR}" stroke-width="2.5"/>'
-        f'<text x="{legend_x + 30}" y="{_MARGIN_TOP + 16}">{escape(labels["chart_supply"])}</text>'
-        f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{_MARGIN_TOP + 30}" y2="{_MARGIN_TOP + 30}" '
+        f'<text x="{legend_x + 30}" y="{legend_y + 4}">{escape(labels["chart_supply"])}</text>'
+        f'<line x1="{legend_x + 220}" x2="{legend_x + 244}" y1="{legend_y}" y2="{legend_y}" '
         f'stroke="{RESERVE_COLOUR}" stroke-width="2.5" stroke-dasharray="7 4"/>'
-        f'<text x="{legend_x + 30}" y="{_MARGIN_TOP + 34}">{escape(labels["chart_reserve"])}</text>'
+        f'<text x="{legend_x + 250}" y="{legend_y + 4}">{escape(labels["chart_reserve"])}</text>'
     )
     elements.append("</svg>")
     return "".join(elements)

@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import rlp
 from eth.abc import ReceiptAPI
+from eth.vm.forks.prague.receipts import PragueReceiptBuilder
+from eth_hash.auto import keccak
 
 from node.errors import BlockValidationError
 
@@ -53,6 +56,29 @@ def fields_of_json(receipt: dict[str, Any]) -> ReceiptFields:
         cumulative_gas_used=number("cumulativeGasUsed"),
         bloom=number("logsBloom"),
         logs=logs,
+    )
+
+
+def compare_stored_receipts(number: int, stored_rlp: bytes, executed: Sequence[ReceiptAPI]) -> None:
+    """Compare receipts as a data directory stores them with the executed ones.
+
+    Equal bytes pass at once; otherwise the stored receipts are decoded, so the error names
+    the first transaction and field that differ.
+    """
+    expected_rlp = rlp.encode([receipt.encode() for receipt in executed])
+    if stored_rlp == expected_rlp:
+        return
+    try:
+        stored = [fields_of_receipt(PragueReceiptBuilder.decode(item)) for item in rlp.decode(stored_rlp)]
+    except Exception as error:  # rlp and py-evm raise several unrelated types
+        raise BlockValidationError("stored receipts undecodable", number=number, detail=str(error)) from None
+    compare_receipts(number, stored, executed)
+    raise BlockValidationError(
+        STORED_RECEIPT_RULE,
+        number=number,
+        got=f"0x{keccak(stored_rlp).hex()}",
+        expected=f"0x{keccak(expected_rlp).hex()}",
+        detail="field=encoding (the decoded fields match; keccak of the encodings shown)",
     )
 
 

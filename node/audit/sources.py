@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from eth.abc import ReceiptAPI, SignedTransactionAPI
+import rlp
+from eth.abc import SignedTransactionAPI
 
 from node.audit.blockfile import open_block_file, read_blocks
 from node.audit.errors import AuditError, SourceError
 from node.audit.rpc_blocks import METHOD_NOT_FOUND, RpcCallFailed, RpcClient, header_from_json, transaction_from_json
 from node.chain.header import KuraHeader
 from node.errors import BlockValidationError
+from node.store import schema
 from node.store.backend import LevelDBBackend
 from node.store.chainstore import ChainStore
 
@@ -42,8 +44,8 @@ class SourceBlock:
     transactions: list[SignedTransactionAPI]
     #: Hash the source files the block under (canonical index, or the ``hash`` field over RPC).
     claimed_hash: bytes | None = None
-    #: Receipts stored in a data directory.
-    stored_receipts: tuple[ReceiptAPI, ...] | None = None
+    #: Receipts as stored in a data directory: the RLP list of their consensus encodings.
+    stored_receipts_rlp: bytes | None = None
     #: Receipt objects from ``eth_getBlockReceipts``.
     rpc_receipts: list[dict[str, Any]] | None = None
 
@@ -138,11 +140,11 @@ class DataDirSource:
             transactions = list(self.store.transactions(block_hash))
         except Exception as error:  # rlp and py-evm raise several unrelated types
             raise BlockValidationError("stored body undecodable", number=number, detail=str(error)) from None
-        try:
-            receipts = self.store.receipts(block_hash)
-        except Exception as error:  # rlp and py-evm raise several unrelated types
-            raise BlockValidationError("stored receipts undecodable", number=number, detail=str(error)) from None
-        return SourceBlock(header, transactions, claimed_hash=block_hash, stored_receipts=receipts)
+        # Kept encoded: the replay compares bytes first and decodes only a mismatch.
+        receipts = self._backend.get(schema.receipts_key(block_hash))
+        return SourceBlock(
+            header, transactions, claimed_hash=block_hash, stored_receipts_rlp=receipts or rlp.encode([])
+        )
 
     def close(self) -> None:
         self._backend.close()

@@ -108,3 +108,62 @@ class Wallets:
             for role in signers
         ]
         return self.send("authority_issuer", MINT_AUTHORITY_ADDRESS, execute_mint_call_data(proposal, approvals))
+
+
+#: Dev accounts 10 to 18 carry the traffic: they hold no role in the coin.
+TRAFFIC_ACCOUNTS = tuple(range(10, 19))
+
+
+def build_traffic(chain: Chain, transactions: int, *, per_block: int = 100) -> int:
+    """Seal blocks with about ``transactions`` transactions: an issuer story, then coin and ether transfers.
+
+    The story attests a reserve, mints through a 2-of-3 quorum, transfers, burns and freezes.
+    The traffic after it is GoldCoin transfers of 1 g between the traffic accounts, with every
+    fifth transaction a plain ether transfer. Returns the number of transactions sealed.
+    """
+    wallets = Wallets(chain)
+    keys = dev_keys()
+    addresses = {index: Account.from_key(keys[index]).address for index in TRAFFIC_ACCOUNTS}
+    sealed = 0
+
+    story = [
+        [wallets.attest(1_000_000)],
+        [wallets.mint("exchange", 100_000, 1, ("authority_issuer", "authority_custodian"))],
+        [wallets.coin("exchange", "transfer", addresses[index], 10_000 * GRAM) for index in TRAFFIC_ACCOUNTS],
+        [wallets.coin("exchange", "transfer", wallets.address("customer"), 150 * GRAM)],
+        [wallets.coin("customer", "approve", wallets.address("burner"), 100 * GRAM)],
+        [wallets.coin("burner", "burnFrom", wallets.address("customer"), 100 * GRAM)],
+        [wallets.coin("compliance", "freeze", wallets.address("customer"))],
+    ]
+    for block in story:
+        sealed += len(seal(chain, block).transactions)
+
+    nonces = dict.fromkeys(TRAFFIC_ACCOUNTS, 0)
+    pending: list[SignedTransactionAPI] = []
+    count = len(TRAFFIC_ACCOUNTS)
+    for number in range(max(transactions - sealed, 0)):
+        sender = TRAFFIC_ACCOUNTS[number % count]
+        recipient = addresses[TRAFFIC_ACCOUNTS[(number + 1) % count]]
+        if number % 5 == 4:
+            to, data, value = recipient, b"", 10**15
+        else:
+            to, data, value = GOLD_COIN_ADDRESS, gold_coin_interface().encode_call("transfer", recipient, GRAM), 0
+        raw = sign_transaction(
+            keys[sender],
+            chain_id=chain.chain_id,
+            nonce=nonces[sender],
+            to=to,
+            data=data,
+            max_fee_per_gas=MAX_FEE,
+            max_priority_fee_per_gas=1,
+            gas=100_000,
+            value=value,
+        )
+        nonces[sender] += 1
+        pending.append(PragueTransactionBuilder.decode(raw))
+        if len(pending) == per_block:
+            sealed += len(seal(chain, pending).transactions)
+            pending = []
+    if pending:
+        sealed += len(seal(chain, pending).transactions)
+    return sealed
