@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from eth.abc import ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
@@ -121,10 +122,24 @@ class Chain:
             requests_hash=EMPTY_REQUESTS_HASH,
         )
 
-    def build(self, template: KuraHeader, transactions: Sequence[SignedTransactionAPI]) -> ExecutedBlock:
+    def build(
+        self,
+        template: KuraHeader,
+        transactions: Sequence[SignedTransactionAPI],
+        *,
+        max_seconds: float | None = None,
+    ) -> ExecutedBlock:
+        """Execute a new block; with ``max_seconds``, stop taking transactions after that much execution."""
         overlay = StateOverlay(self.store.backend)
+        deadline = None if max_seconds is None else time.perf_counter() + max_seconds
         return execute_block(
-            template, transactions, overlay, self.store.header_by_hash, self.chain_context, building=True
+            template,
+            transactions,
+            overlay,
+            self.store.header_by_hash,
+            self.chain_context,
+            building=True,
+            deadline=deadline,
         )
 
     def execute_received(self, header: KuraHeader, transactions: Sequence[SignedTransactionAPI]) -> ExecutedBlock:

@@ -13,6 +13,7 @@ once, after the last transaction.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import cast
@@ -77,14 +78,20 @@ def execute_block(
     chain_context: ChainContextAPI,
     *,
     building: bool,
+    deadline: float | None = None,
 ) -> ExecutedBlock:
     """Execute ``transactions`` on top of ``template``'s parent state.
 
     ``template`` carries the parent's state root and every field chosen by
     the proposer; this fills in gas used, bloom, the three roots and the
     state root. When ``building`` is true an invalid transaction is left out
-    and reported in ``rejected``; otherwise it raises BlockValidationError.
-    A transaction that would overflow the block gas limit ends building.
+    and reported in ``rejected``, and a transaction that does not fit the
+    remaining gas waits for a later block, as do its sender's later ones.
+    Otherwise an invalid transaction raises BlockValidationError.
+
+    ``deadline`` (a ``time.perf_counter`` value, building only) closes the
+    block early: transactions not started by then wait for the next block,
+    so a large backlog does not stretch the block period.
     """
     header = template.copy(gas_used=0, bloom=0)
     vm = make_vm(header, overlay, lookup, chain_context)
@@ -97,6 +104,8 @@ def execute_block(
     blocked_senders: set[bytes] = set()
     for transaction in transactions:
         if building:
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             if transaction.sender in blocked_senders:
                 continue
             if header.gas_used + transaction.gas > header.gas_limit:

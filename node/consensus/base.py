@@ -22,8 +22,13 @@ class BlockSource(Protocol):
     def make_template(self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData) -> KuraHeader:
         """A child header of ``parent`` before execution."""
 
-    def build(self, template: KuraHeader, transactions: Sequence[SignedTransactionAPI]) -> ExecutedBlock:
-        """Execute ``transactions`` on ``template``, skipping invalid ones; store nothing."""
+    def build(
+        self, template: KuraHeader, transactions: Sequence[SignedTransactionAPI], *, max_seconds: float | None = None
+    ) -> ExecutedBlock:
+        """Execute ``transactions`` on ``template``, skipping invalid ones; store nothing.
+
+        With ``max_seconds`` the block closes once execution has taken that long.
+        """
 
     def commit(self, executed: ExecutedBlock) -> None:
         """Store a sealed block as the new head; raise if its parent is not the head."""

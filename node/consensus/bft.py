@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 _TX_LIST = CountableList(PragueTransactionBuilder)
 #: Executed proposals kept for import, by block hash.
 _EXECUTED_CACHE = 16
+#: Share of the block period the proposer spends executing transactions. The
+#: other validators execute the proposal again before they prepare, so the
+#: proposer leaves them the rest of the period.
+PROPOSAL_BUILD_SHARE = 0.4
 #: How often a validator re-checks for waiting transactions while it holds back an empty block.
 _EMPTY_BLOCK_POLL_SECONDS = 0.1
 
@@ -113,7 +117,11 @@ class BftDriver:
             vote=self.votes.next_vote(validators, parent.block_number + 1),
         )
         template = self.chain.make_template(parent, timestamp=timestamp, coinbase=self.address, extra=extra)
-        executed = self.chain.build(template, self.pool.pending(template.base_fee_per_gas))
+        executed = self.chain.build(
+            template,
+            self.pool.pending(template.base_fee_per_gas),
+            max_seconds=PROPOSAL_BUILD_SHARE * self.chain.config.block_period,
+        )
         header = add_proposer_seal(executed.header, self._key)
         executed.header = header
         self._remember(header.hash, executed)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from node.errors import InvalidParams, TxRejected
@@ -230,18 +232,49 @@ def get_transaction_receipt(ctx: RpcContext, params: list[Any]) -> dict[str, Any
     header = ctx.chain.header_by_number(number)
     if header is None:
         return None
-    return _block_receipts(ctx, header)[index]
+    return dict(_block_receipts(ctx, header)[index])
+
+
+class _ReceiptCache:
+    """Formatted receipts of recent blocks by block hash; a block's receipts never change."""
+
+    def __init__(self, size: int) -> None:
+        self._entries: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, block_hash: bytes) -> list[dict[str, Any]] | None:
+        with self._lock:
+            entry = self._entries.get(block_hash)
+            if entry is not None:
+                self._entries.move_to_end(block_hash)
+            return entry
+
+    def put(self, block_hash: bytes, receipts: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._entries[block_hash] = receipts
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+#: Exchanges poll receipts of the newest blocks, one transaction at a time;
+#: without the cache each poll would format the whole block again.
+_RECEIPTS = _ReceiptCache(64)
 
 
 def _block_receipts(ctx: RpcContext, header: Any) -> list[dict[str, Any]]:
-    return format_receipts(header, ctx.chain.transactions(header), ctx.chain.receipts(header))
+    cached = _RECEIPTS.get(header.hash)
+    if cached is None:
+        cached = format_receipts(header, ctx.chain.transactions(header), ctx.chain.receipts(header))
+        _RECEIPTS.put(header.hash, cached)
+    return cached
 
 
 @method("eth_getBlockReceipts")
 def get_block_receipts(ctx: RpcContext, params: list[Any]) -> list[dict[str, Any]] | None:
     (block,) = p.expect(params, 1, 1)
     header = header_or_none(ctx, p.block_ref(block))
-    return None if header is None else _block_receipts(ctx, header)
+    return None if header is None else list(_block_receipts(ctx, header))
 
 
 @method("eth_sendRawTransaction")

@@ -171,3 +171,15 @@ def test_commit_on_stale_parent_rejected(tmp_path: Path) -> None:
     with pytest.raises(BlockValidationError) as caught:
         chain.commit(stale)
     assert caught.value.rule == "parent is not the head"
+
+
+def test_build_deadline_leaves_transactions_for_later(tmp_path: Path) -> None:
+    chain = new_chain(open_backend("memory", tmp_path))
+    template = chain.make_template(chain.head, timestamp=1, coinbase=VALIDATOR, extra=chain.head.seal)
+
+    closed = chain.build(template, [transfer(0, 0), transfer(1, 0)], max_seconds=0)
+    assert closed.transactions == []
+    assert closed.rejected == []
+
+    roomy = chain.build(template, [transfer(0, 0), transfer(1, 0)], max_seconds=10)
+    assert len(roomy.transactions) == 2
