@@ -24,9 +24,22 @@ from node.chain.header import KuraBlock, KuraHeader
 MAX_BLOCK_BYTES = 64 * 1024 * 1024
 
 
-def open_block_file(path: str | os.PathLike[str], mode: str) -> BinaryIO:
-    """Open ``path`` for binary reading (``"rb"``) or writing (``"wb"``), through gzip for ``.gz``."""
-    if os.fspath(path).endswith(".gz"):
+#: First two bytes of every gzip stream (RFC 1952).
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_block_file(path: str | os.PathLike[str], mode: str, *, compress: bool | None = None) -> BinaryIO:
+    """Open ``path`` for binary reading (``"rb"``) or writing (``"wb"``).
+
+    Writing compresses with gzip when ``compress`` is true, or when it is None and the name
+    ends in ``.gz``. Reading recognises gzip by its magic bytes, whatever the name.
+    """
+    if mode == "rb":
+        with open(path, "rb") as probe:
+            compressed = probe.read(2) == GZIP_MAGIC
+    else:
+        compressed = os.fspath(path).endswith(".gz") if compress is None else compress
+    if compressed:
         return gzip.open(path, mode)  # type: ignore[return-value]
     return open(path, mode)  # type: ignore[return-value]
 

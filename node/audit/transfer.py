@@ -59,7 +59,7 @@ def export_blocks(
     started = time.perf_counter()
     written = transactions = 0
     temporary = f"{os.fspath(path)}.partial"
-    with open_block_file(temporary, "wb") as stream:
+    with open_block_file(temporary, "wb", compress=os.fspath(path).endswith(".gz")) as stream:
         for block in source.blocks():
             if block.number < first:
                 continue
