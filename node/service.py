@@ -7,6 +7,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -26,6 +27,8 @@ from node.rpc.filters import FilterManager
 from node.rpc.registry import RpcContext, RpcLimits
 from node.rpc.server import create_app
 from node.rpc.subscriptions import SubscriptionHub
+from node.shelter.config import ShelterConfig
+from node.shelter.service import ShelterService
 from node.store.backend import LevelDBBackend
 from node.txpool.pool import AccountReader, PoolLimits, TxPool
 
@@ -57,6 +60,10 @@ class NodeOptions:
     account_allowlist: str | None = None
     #: File with the hex JWT secret that unlocks the admin namespaces; None leaves them off.
     jwt_secret_file: str | None = None
+    #: Shelter configuration file; None runs no automatic shelters.
+    shelter_config: str | None = None
+    #: Where shelters are anchored on chain (node.shelter.anchor.AnchorSettings); None leaves them unanchored.
+    shelter_anchor: Any = None
     #: Seconds before QBFT round 0 times out; later rounds double it.
     round_timeout: float = 2.0
 
@@ -161,6 +168,15 @@ class Node:
             node_allowlist=self.nodes_allowlist,
         )
 
+        self.shelter: ShelterService | None = None
+        if options.shelter_config:
+            self.shelter = ShelterService(
+                ShelterConfig.load(options.shelter_config),
+                self.backend,
+                lambda: self.chain.head.block_number,
+                anchor=options.shelter_anchor,
+            )
+
     def _make_network(self, options: NodeOptions) -> P2PNetwork | None:
         if options.p2p_port is None:
             return None
@@ -187,6 +203,8 @@ class Node:
             self.engine.start()
         if self.bft is not None:
             self.bft.start()
+        if self.shelter is not None:
+            self.shelter.start()
         config = uvicorn.Config(
             create_app(self.rpc),
             host=self.options.rpc_host,
@@ -203,6 +221,8 @@ class Node:
             self.close()
 
     def close(self) -> None:
+        if self.shelter is not None:
+            self.shelter.stop()
         if self.engine is not None:
             self.engine.stop()
         if self.bft is not None:

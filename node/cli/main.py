@@ -12,9 +12,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from node.cli.i18n import _
 from node.errors import KuraError
+
+if TYPE_CHECKING:
+    from node.service import NodeOptions
 
 #: The dev genesis shipped beside the package (editable installs).
 DEV_GENESIS = Path(__file__).resolve().parents[2] / "genesis" / "dev.json"
@@ -116,8 +120,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         account_allowlist=args.accounts_allowlist,
         jwt_secret_file=args.rpc_jwt_secret,
     )
+    _add_shelter(options, args.shelter_config)
     Node(options).serve()
     return 0
+
+
+def _add_shelter(options: NodeOptions, config_path: str | None) -> None:
+    """Point the node at a shelter configuration, with its anchor settings if the file names them."""
+    if not config_path:
+        return
+    from node.cli.shelter import _anchor_settings
+    from node.shelter.config import ShelterConfig
+
+    options.shelter_config = config_path
+    options.shelter_anchor = _anchor_settings(ShelterConfig.load(config_path))
 
 
 def _peer(value: str) -> tuple[str, int]:
@@ -184,6 +200,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         validator_key=keys[DEV_VALIDATOR_INDEX],
         accounts=[bytes.fromhex(Account.from_key(key).address[2:]) for key in keys],
     )
+    _add_shelter(options, args.shelter_config)
     try:
         Node(options).serve()
     finally:
@@ -265,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "file with a 32-byte hex secret; enables the perm_, qbft_, admin_ and shelter_ methods for JWT bearers"
             ),
         )
+        sub.add_argument("--shelter-config", help=_("shelter configuration file; the node then shelters on its policy"))
         sub.add_argument(
             "--accounts-allowlist", help=_("file of accounts allowed to send transactions; omit to allow every account")
         )
