@@ -464,7 +464,14 @@ class CoinTracker:
         violated = self.supply > self.reserve
         if violated and not self._in_violation:
             self._add_finding(
-                in_range, Finding(RULE_SUPPLY_ABOVE_RESERVE, number, tx, got=self.supply, expected=f"<= {self.reserve}")
+                in_range,
+                Finding(
+                    RULE_SUPPLY_ABOVE_RESERVE,
+                    number,
+                    tx,
+                    got=_grams(self.supply),
+                    expected=f"<= {_grams(self.reserve)}",
+                ),
             )
         self._in_violation = violated
 
@@ -497,7 +504,11 @@ class CoinTracker:
             self._add_finding(
                 True,
                 Finding(
-                    RULE_SUPPLY_DIFFERS_FROM_STATE, int(header.block_number), None, got=self.supply, expected=on_chain
+                    RULE_SUPPLY_DIFFERS_FROM_STATE,
+                    int(header.block_number),
+                    None,
+                    got=_grams(self.supply),
+                    expected=_grams(on_chain),
                 ),
             )
         self.state_supply = on_chain
