@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,6 +197,19 @@ class Node:
             self.options.rpc_host,
             self.options.rpc_port,
         )
+        # Bind the RPC port before anything runs, so a port in use stops the
+        # node before it seals or imports a block.
+        listener = socket.socket(socket.AF_INET6 if ":" in self.options.rpc_host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.options.rpc_host, self.options.rpc_port))
+        except OSError as error:
+            listener.close()
+            self.backend.close()
+            raise ConfigError(
+                f"cannot listen on {self.options.rpc_host}:{self.options.rpc_port}: {error.strerror}; "
+                "choose another --rpc-port"
+            ) from None
         self.core.start()
         if self.network is not None:
             self.network.start()
@@ -216,7 +230,7 @@ class Node:
         )
         server = uvicorn.Server(config)
         try:
-            server.run()
+            server.run(sockets=[listener])
         finally:
             self.close()
 

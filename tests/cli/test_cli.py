@@ -126,3 +126,23 @@ def test_bad_port_rejected() -> None:
     result = kura("dev", "--rpc-port", "70000")
     assert result.returncode == 2
     assert "70000" in result.stderr
+
+
+def test_rpc_port_in_use_stops_before_sealing(tmp_path: Path) -> None:
+    import socket
+
+    from node.chain.chain import Chain
+    from node.store.backend import LevelDBBackend
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = kura("dev", "--data-dir", str(tmp_path / "data"), "--rpc-port", str(port))
+    assert result.returncode == 1
+    assert "choose another --rpc-port" in result.stderr
+    backend = LevelDBBackend(tmp_path / "data" / "chaindata")
+    try:
+        assert Chain(backend).head.block_number == 0
+    finally:
+        backend.close()
