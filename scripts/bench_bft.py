@@ -1,0 +1,173 @@
+"""Benchmark ERC-20 transfers finalised by four QBFT validators on this machine.
+
+The script starts a devnet of ``--validators`` validator processes on
+127.0.0.1 (no RPC node, so every core goes to the validators), deploys the
+benchmark token and funds ``--senders`` accounts (not timed), then sends
+pre-signed transfers at a steady ``--rate`` per second for ``--seconds``,
+spreading the batches over all validators' JSON-RPC ports. One thread
+watches new blocks on the first validator and records when each
+transfer's receipt arrives: a receipt means the block is final, since QBFT
+commits a block only with a quorum of commit seals.
+
+It reports finalised tx/s (transfers / time from the first send to the last
+receipt), send->final p50/p99, the block times seen, and checks that all
+validators end on the same head hash and state root.
+
+Usage:
+    python scripts/bench_bft.py                              # 4 validators, 150 tx/s for 30 s
+    python scripts/bench_bft.py --rate 40 --seconds 5 --senders 20   # short variant
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts" / "bench"))
+sys.path.insert(0, str(REPO))
+
+from kura_bench.load import percentile  # noqa: E402
+from kura_bench.rpc import RpcClient  # noqa: E402
+from kura_bench.workload import prepare_workload, verify_balances  # noqa: E402
+
+from tests.support.network import Devnet, wait_for  # noqa: E402
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+
+
+def run(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="kura-bench-bft-"))
+    devnet = Devnet(work / "devnet", validators=args.validators, rpc_nodes=0, empty_block_period=1)
+    devnet.start()
+    try:
+        urls = [process.url for process in devnet.processes]
+        setup = RpcClient(urls[0])
+        total = args.rate * args.seconds
+        workload = prepare_workload(setup, total, args.senders, args.recipients)
+        print(f"setup done: {total} transfers from {args.senders} senders", file=sys.stderr)
+
+        sent_at: dict[str, float] = {}
+        final_at: dict[str, float] = {}
+        block_times: list[tuple[int, float]] = []
+        lock = threading.Lock()
+        done = threading.Event()
+
+        def watch() -> None:
+            client = RpcClient(urls[0])
+            seen = int(client.call("eth_blockNumber"), 16)
+            while not done.is_set():
+                head = int(client.call("eth_blockNumber"), 16)
+                for number in range(seen + 1, head + 1):
+                    receipts = client.call("eth_getBlockReceipts", [hex(number)])
+                    now = time.perf_counter()
+                    block = client.call("eth_getBlockByNumber", [hex(number), False])
+                    block_times.append((number, int(block["timestamp"], 16)))
+                    with lock:
+                        for receipt in receipts:
+                            final_at.setdefault(receipt["transactionHash"], now)
+                            if receipt["status"] != "0x1":
+                                print(f"failed transfer {receipt['transactionHash']}", file=sys.stderr)
+                seen = head
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+
+        clients = [RpcClient(url) for url in urls]
+        per_tick = max(1, args.rate // 10)
+        transfers = workload.transfers
+        started = time.perf_counter()
+        for tick, offset in enumerate(range(0, len(transfers), per_tick)):
+            target = started + tick * 0.1
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            chunk = transfers[offset : offset + per_tick]
+            client = clients[tick % len(clients)]
+            body = json.dumps(
+                [
+                    {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [tx.raw]}
+                    for i, tx in enumerate(chunk)
+                ]
+            ).encode()
+            now = time.perf_counter()
+            responses = client.post(body)
+            with lock:
+                for tx in chunk:
+                    sent_at[tx.hash] = now
+            errors = [r["error"] for r in responses if "error" in r]
+            if errors:
+                print(f"send errors: {errors[:3]}", file=sys.stderr)
+
+        deadline = time.perf_counter() + args.drain_seconds
+        while time.perf_counter() < deadline:
+            with lock:
+                if all(tx.hash in final_at for tx in transfers):
+                    break
+            time.sleep(0.1)
+        done.set()
+        watcher.join(timeout=5)
+
+        with lock:
+            missing = [tx.hash for tx in transfers if tx.hash not in final_at]
+            latencies = [final_at[tx.hash] - sent_at[tx.hash] for tx in transfers if tx.hash in final_at]
+            last = max(final_at[tx.hash] for tx in transfers if tx.hash in final_at)
+        elapsed = last - started
+        problems = verify_balances(setup, workload) if not missing else [f"{len(missing)} transfers never finalised"]
+
+        wait_for(lambda: len({devnet.head(i)["number"] for i in range(args.validators)}) == 1, 30, "same height")
+        heads = {(devnet.head(i)["hash"], devnet.head(i)["stateRoot"]) for i in range(args.validators)}
+        timestamps = [stamp for _, stamp in sorted(block_times)]
+        gaps = [later - earlier for earlier, later in zip(timestamps, timestamps[1:], strict=False)]
+        report = {
+            "machine": machine(),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "validators": args.validators,
+            "offered_rate": args.rate,
+            "transfers": len(transfers),
+            "finalised": len(latencies),
+            "finalised_tx_per_s": round(len(latencies) / elapsed, 1),
+            "send_to_final_p50_ms": round(percentile(latencies, 0.5) * 1000),
+            "send_to_final_p99_ms": round(percentile(latencies, 0.99) * 1000),
+            "mean_block_time_s": round(sum(gaps) / len(gaps), 2) if gaps else None,
+            "heads_agree": len(heads) == 1,
+            "problems": problems,
+            "load_average_at_start": os.getloadavg()[0],
+        }
+        print(json.dumps(report, indent=2))
+        return 0 if not problems and len(heads) == 1 else 1
+    finally:
+        devnet.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--validators", type=int, default=4, help="validator processes (default 4)")
+    parser.add_argument("--rate", type=int, default=150, help="transfers offered per second (default 150)")
+    parser.add_argument("--seconds", type=int, default=30, help="seconds of sending (default 30)")
+    parser.add_argument("--senders", type=int, default=150, help="sending accounts (default 150)")
+    parser.add_argument("--recipients", type=int, default=500, help="recipient addresses (default 500)")
+    parser.add_argument("--drain-seconds", type=float, default=60, help="wait for the last receipts (default 60)")
+    sys.exit(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
