@@ -8,9 +8,9 @@ and records a :class:`Finding` with the block and transaction of each violation:
 - ``supply above reserve``: total supply is above the latest attested reserve, after a mint or
   after an attestation of a smaller reserve (the contract accepts such an attestation);
 - ``mint without quorum``: fewer distinct current authorities approved a mint than the
-  threshold, counting EIP-712 signatures passed to ``executeMint`` and on-chain ``approve``
-  calls; ``mint outside MintAuthority`` is a mint with no ``MintExecuted`` before it in the
-  same transaction;
+  threshold. EIP-712 signatures passed to ``executeMint`` and on-chain ``approve`` calls count.
+- ``mint outside MintAuthority``: a mint with no ``MintExecuted`` before it in the same
+  transaction;
 - ``burn by non-burner``: tokens were burned by a caller without BURNER_ROLE at that point.
 
 The authority set, threshold and role holders at genesis are read from the genesis state;
@@ -187,6 +187,9 @@ class CoinTracker:
             _address(a) for a in self._read(genesis, AUTHORITY, self._authority_interface, "authorities")
         )
         self.threshold = int(self._read(genesis, AUTHORITY, self._authority_interface, "threshold"))
+        # NOTE: balances start empty because an account's balance slot cannot be listed from the
+        # genesis state. The predeploys start with no supply; a genesis with minted coins would
+        # show a supply larger than the sum of the holders' balances.
         self.genesis_supply = self.supply
 
         self.balances: dict[bytes, int] = {}
@@ -263,11 +266,11 @@ class CoinTracker:
     def _trace_if_needed(
         self, header: KuraHeader, transactions: Sequence[SignedTransactionAPI], logs: list[_Log]
     ) -> dict[int, list[Call]]:
-        wanted = set()
+        traced = set()
         for log in logs:
             if log.name == "MintExecuted" or (log.name == "Transfer" and _address(log.args["to"]) == ZERO):
-                wanted.add(log.tx_index)
-        return trace_calls(self._chain, header, transactions, wanted)
+                traced.add(log.tx_index)
+        return trace_calls(self._chain, header, transactions, traced)
 
     def _apply_block(
         self,
@@ -532,7 +535,7 @@ def _burn_callers(calls: list[Call]) -> list[bytes]:
 
 
 def _execute_mint_calls(calls: list[Call]) -> list[list[tuple[bytes, bytes]]]:
-    """The signed approvals (authority, signature) of each executeMint call, in execution order."""
+    """Return the signed approvals (authority, signature) of each executeMint call, in execution order."""
     item = mint_authority_interface().function_abi("executeMint")
     selector = function_abi_to_4byte_selector(item)
     found = []

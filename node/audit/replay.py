@@ -178,8 +178,8 @@ def replay(
     """Re-execute the blocks of ``source`` from its genesis document into ``backend``.
 
     ``backend`` must be empty; an in-memory store is used when it is None. ``make_observers``
-    is called once with the fresh chain, and each observer it returns sees every committed
-    block. The replay stops after block ``until`` when given, else at the source's last block.
+    is called once with the fresh chain, and each observer it returns is called with every
+    committed block. The replay stops after block ``until`` when given, else at the source's last block.
     Raises BlockValidationError at the first broken rule, with the blocks before it committed.
     """
     genesis = parse_genesis(source.genesis_document())

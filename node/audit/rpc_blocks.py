@@ -30,7 +30,7 @@ METHOD_NOT_FOUND = -32601
 
 
 class RpcCallFailed(AuditError):
-    """The node answered a JSON-RPC call with an error object."""
+    """The node returned an error object for a JSON-RPC call."""
 
     def __init__(self, method: str, code: int, message: str) -> None:
         super().__init__(f"{method} failed: {message} (JSON-RPC code {code})")
@@ -64,7 +64,7 @@ class RpcClient:
         except ValueError as error:
             raise AuditError(f"the node at {self.url} sent a response that is not JSON: {error}") from None
         if not isinstance(answer, list):
-            raise AuditError(f"the node at {self.url} answered a batch with {type(answer).__name__}, expected a list")
+            raise AuditError(f"the node at {self.url} returned {type(answer).__name__} for a batch, expected a list")
         by_id = {item.get("id"): item for item in answer if isinstance(item, dict)}
         results = []
         for index, (method, _params) in enumerate(calls):

@@ -1,4 +1,4 @@
-"""Where replayed blocks come from: a data directory, a running node over JSON-RPC, or a block file.
+"""Block sources for the replay: a data directory, a running node over JSON-RPC, or a block file.
 
 Every source yields :class:`SourceBlock` items in block order from genesis and hands over the
 genesis document the chain started from. Sources only read: none writes to the node it reads.
@@ -61,7 +61,7 @@ class BlockSource(Protocol):
     description: str
 
     def genesis_document(self) -> dict[str, Any]:
-        """The genesis document the chain started from."""
+        """Return the genesis document the chain started from."""
 
     def head_number(self) -> int | None:
         """Number of the last block the source holds, or None when it is known only at the end."""

@@ -66,7 +66,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _language(requested: str | None) -> str:
-    """The report language: ``--lang``, else the locale's language when it has a catalogue, else English."""
+    """Return the report language: ``--lang``, else the locale's language when it has a catalogue, else English."""
     if requested:
         return requested
     found = gettext.find(DOMAIN, LOCALE_DIR)
@@ -74,7 +74,7 @@ def _language(requested: str | None) -> str:
 
 
 def report_labels(language: str) -> dict[str, str]:
-    """Every text of the HTML page and the chart, in ``language``."""
+    """Return every text of the HTML page and the chart, translated into ``language``."""
     translation = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True)
     _ = translation.gettext  # noqa: F811 - pybabel extracts these calls as messages
     return {

@@ -131,7 +131,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 )
             initialize_store(backend, parse_genesis(load_genesis_document(args.genesis)))
         elif args.genesis:
-            # Raises StoreError when the data directory holds another chain.
+            # Raises StoreError when the data directory contains another chain.
             initialize_store(backend, parse_genesis(load_genesis_document(args.genesis)))
         chain = Chain(backend)
         source = BlockFileSource(args.file, genesis_path=args.genesis)
