@@ -130,3 +130,26 @@ def test_replay_benchmark_short_variant(tmp_path: Path):
     # NOTE: a loose bound, because the machine is shared; scripts/bench_replay.py with the
     # default 10,000 transactions is the measurement to quote.
     assert result.replay_seconds < 2 * result.import_seconds
+
+
+def test_check_body_names_signature_rule():
+    from node.audit.replay import BlockImporter
+    from node.audit.sources import SourceBlock
+    from node.chain.chain import Chain
+    from node.chain.trie import ordered_trie_root
+    from node.errors import BlockValidationError
+    from node.store.backend import MemoryBackend
+
+    chain: Chain = new_dev_chain(MemoryBackend())
+    valid = Wallets(chain).send("customer", "0x" + "11" * 20, value=1)
+    items = rlp.decode(valid.encode()[1:])
+    items[-3] = b"" if items[-3] else b"\x01"
+    items[-1] = (SECP256K1_N - valid.s).to_bytes(32, "big")
+    flipped = PragueTransactionBuilder.decode(b"\x02" + rlp.encode(items))
+    header = chain.head.copy(transaction_root=ordered_trie_root([flipped.encode()]))
+
+    with pytest.raises(BlockValidationError) as raised:
+        BlockImporter(chain).check_body(header, SourceBlock(header, [flipped]))
+
+    assert raised.value.rule == "transaction signature invalid"
+    assert "tx_index=0" in raised.value.message
