@@ -7,6 +7,7 @@ page follows the report language; figures, addresses and hashes are not translat
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -63,6 +64,12 @@ def _td(content: str, *, number: bool = False) -> str:
     return f'<td class="num">{content}</td>' if number else f"<td>{content}</td>"
 
 
+def _nice_step(rough: float) -> float:
+    """Round a tick step up to 1, 2, 2.5 or 5 times a power of ten."""
+    magnitude = 10 ** math.floor(math.log10(rough))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= rough)
+
+
 def _block_ticks(first: int, last: int) -> list[int]:
     """Whole block numbers for the x axis: every block for short ranges, else about six round steps."""
     span = last - first
@@ -81,7 +88,8 @@ def render_chart_svg(points: Sequence[Mapping[str, Any]], findings: Sequence[Map
     reserve = [float(p["reserve_grams"]) for p in points]
     first, last = min(blocks), max(blocks)
     span = max(last - first, 1)
-    top = max(max(supply), max(reserve), 1.0) * 1.1
+    step_grams = _nice_step(max(max(supply), max(reserve), 1.0) * 1.05 / 5)
+    top = step_grams * 5
     plot_width = CHART_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
     plot_height = CHART_HEIGHT - _MARGIN_TOP - _MARGIN_BOTTOM
 
@@ -103,11 +111,11 @@ def render_chart_svg(points: Sequence[Mapping[str, Any]], findings: Sequence[Map
         f'<rect x="0" y="0" width="{CHART_WIDTH}" height="{CHART_HEIGHT}" fill="#ffffff"/>',
     ]
     for step in range(6):
-        grams = top * step / 5
+        grams = step_grams * step
         elements.append(
             f'<line x1="{_MARGIN_LEFT}" x2="{CHART_WIDTH - _MARGIN_RIGHT}" y1="{y(grams):.1f}" y2="{y(grams):.1f}" '
             'stroke="#e5e5e5"/>'
-            f'<text x="{_MARGIN_LEFT - 8}" y="{y(grams) + 4:.1f}" text-anchor="end">{grams:,.0f}</text>'
+            f'<text x="{_MARGIN_LEFT - 8}" y="{y(grams) + 4:.1f}" text-anchor="end">{grams:,.6g}</text>'
         )
     for block in _block_ticks(first, last):
         elements.append(

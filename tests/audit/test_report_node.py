@@ -208,3 +208,28 @@ def test_report_html_renders_in_chromium(report_dir: Path, tmp_path: Path):
     png = Image.open(report_dir / "supply-chart.png")
     assert png.size == (900, 360)
     assert len(png.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 50
+
+
+def test_export_over_rpc_then_import(story_node: NodeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    block_file = tmp_path / "chain.rlp.gz"
+    genesis_file = tmp_path / "genesis.json"
+    exported = main(
+        [
+            "export",
+            str(block_file),
+            "--rpc",
+            story_node.url,
+            "--genesis",
+            str(DEV_GENESIS),
+            "--genesis-out",
+            str(genesis_file),
+        ]
+    )
+    imported = main(["import", str(block_file), "--data-dir", str(tmp_path / "data"), "--genesis", str(genesis_file)])
+
+    out, err = capsys.readouterr()
+    assert exported == 0, err
+    assert imported == 0, err
+    height = int(out.split("; head ")[1].split()[0])
+    block = story_node.call("eth_getBlockByNumber", [hex(height), False])
+    assert f"; head {height} {block['hash']}." in out
