@@ -46,11 +46,19 @@ def add_source_options(parser: argparse.ArgumentParser, *, allow_blocks: bool = 
 
 def open_source(args: argparse.Namespace) -> BlockSource:
     from node.audit.sources import BlockFileSource, DataDirSource, RpcSource
+    from node.errors import StoreError
 
     if args.copy and not args.data_dir:
         raise KuraError(_("--copy applies to --data-dir only"))
     if args.data_dir:
-        return DataDirSource(args.data_dir, copy=args.copy)
+        try:
+            return DataDirSource(args.data_dir, copy=args.copy)
+        except StoreError as error:
+            if args.copy:
+                raise
+            raise KuraError(
+                _("{message} To read a running node's data directory, add --copy.").format(message=error.message)
+            ) from None
     if args.rpc:
         return RpcSource(args.rpc, genesis_path=args.genesis)
     if not args.genesis:
