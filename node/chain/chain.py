@@ -18,6 +18,7 @@ from eth.abc import ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.constants import ZERO_HASH32
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth.vm.message import Message
 from eth_typing import Address, BlockNumber
 
 from node.chain.execution import ExecutedBlock, execute_block, make_vm
@@ -241,6 +242,34 @@ class Chain:
             coinbase=head.coinbase,
             extra=ExtraData(validators=self.config.validators),
         )
+
+    def run_read_call(
+        self, header: KuraHeader, transaction: Callable[[StateAPI], SignedTransactionAPI]
+    ) -> ComputationAPI:
+        """Run a call's message on ``header``'s state without the transaction around it.
+
+        Skips what only matters to a mined transaction: the signature and
+        nonce checks, buying gas, the nonce increment, refunds and fees. The
+        message gets the gas left after intrinsic gas and the same warm
+        addresses as in a transaction, so the EVM sees what it would see in
+        a block. For ``eth_call`` to a contract; contract creation and
+        ``eth_estimateGas`` use :meth:`run_call`.
+        """
+        overlay = StateOverlay(self.store.backend)
+        state = make_vm(header, overlay, self.store.header_by_hash, self.chain_context).state
+        tx = transaction(state)
+        executor = state.get_transaction_executor()
+        code, delegation = executor.get_code_at_address(tx.to)  # type: ignore[attr-defined]  # Prague executors have it
+        message = Message(
+            gas=tx.gas - tx.intrinsic_gas,
+            to=tx.to,
+            sender=tx.sender,
+            value=tx.value,
+            data=tx.data,
+            code=code,
+            is_delegation=delegation is not None,
+        )
+        return executor.build_computation(message, tx)
 
     def run_call(
         self, header: KuraHeader, make_transaction: Callable[[StateAPI], SignedTransactionAPI]

@@ -26,6 +26,7 @@ from eth.constants import EMPTY_SHA256
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
 
+from node.chain import evm_caches
 from node.chain.header import KuraBlock
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "HISTORY_STORAGE_CONTRACT_CODE",
     "KuraVM",
 ]
+
+evm_caches.install()
 
 #: ``requests_hash`` of a block with no EIP-7685 requests.
 EMPTY_REQUESTS_HASH = EMPTY_SHA256

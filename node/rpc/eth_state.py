@@ -130,13 +130,18 @@ class CallCache:
 CALL_CACHE = CallCache()
 
 
-def simulate(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int) -> CallOutcome:
+def simulate(
+    ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int, *, message_only: bool = False
+) -> CallOutcome:
     """Run a call on top of ``header``'s state with ``gas``; nothing is stored.
 
     With no fee given the call runs with a zero base fee, as geth does, so
     an account without ether can still call view functions.
     """
-    key = (header.hash, gas, *sorted(fields.items()))
+    # A call to a contract needs only its message run; creation, value
+    # transfers and gas estimation need the whole transaction.
+    message_only = message_only and bool(fields["to"]) and fields["value"] == 0
+    key = (header.hash, gas, message_only, *sorted(fields.items()))
     cached = CALL_CACHE.get(key)
     if cached is not None:
         return cached
@@ -163,7 +168,10 @@ def simulate(ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: i
         return SpoofTransaction(unsigned, from_=fields["from"])  # type: ignore[return-value]
 
     try:
-        computation = chain.run_call(header, make_transaction)
+        if message_only:
+            computation = chain.run_read_call(header, make_transaction)
+        else:
+            computation = chain.run_call(header, make_transaction)
     except ValidationError as invalid:
         raise RpcError(-32000, _geth_validation_message(str(invalid))) from None
     failure: str | None = None
@@ -211,7 +219,7 @@ def call(ctx: RpcContext, params: list[Any]) -> str:
         raise InvalidParams("state overrides are not supported by this node")
     fields = _call_fields(call_object)
     header = header_for_state(ctx, p.block_ref(block))
-    outcome = simulate(ctx, fields, header, _gas_for(ctx, fields, header))
+    outcome = simulate(ctx, fields, header, _gas_for(ctx, fields, header), message_only=True)
     if outcome.error == "revert":
         if not outcome.output:
             # geth: a revert without data is a plain error, not code 3.
