@@ -25,8 +25,9 @@ from node.p2p.network import NetworkConfig, P2PNetwork
 from node.permissions import Allowlist
 from node.rpc.auth import load_secret
 from node.rpc.filters import FilterManager
+from node.rpc.metrics import NodeGauges, NodeMetrics, timed
 from node.rpc.registry import RpcContext, RpcLimits
-from node.rpc.server import create_app
+from node.rpc.server import Readiness, create_app
 from node.rpc.subscriptions import SubscriptionHub
 from node.shelter.config import ShelterConfig
 from node.shelter.service import ShelterService
@@ -36,6 +37,9 @@ from node.txpool.pool import AccountReader, PoolLimits, TxPool
 logger = logging.getLogger(__name__)
 
 CLIENT_VERSION = f"Kura/v{__version__}/linux/python"
+#: Blocks a peer's head may be ahead before /ready reports the node as syncing;
+#: under QBFT a peer's announced head runs a block ahead for a moment after each commit.
+SYNC_TOLERANCE_BLOCKS = 2
 
 
 @dataclass
@@ -177,6 +181,38 @@ class Node:
                 lambda: self.chain.head.block_number,
                 anchor=options.shelter_anchor,
             )
+        self.rpc.metrics = self._make_metrics()
+
+    def _make_metrics(self) -> NodeMetrics:
+        network, bft, shelter = self.network, self.bft, self.shelter
+        gauges = NodeGauges(
+            height=lambda: self.chain.head.block_number,
+            head_timestamp=lambda: self.chain.head.timestamp,
+            txpool=self.pool.counts,
+            peers=(lambda: len(network.peers)) if network is not None else None,
+            qbft_round=(lambda: bft.engine.round) if bft is not None else None,
+            shelter_time=(lambda: shelter.last_time or None) if shelter is not None else None,
+        )
+        metrics = NodeMetrics(gauges)
+        # Every block this node seals or proposes goes through build, every
+        # block from a peer or another proposer through execute_received.
+        self.chain.build = timed(metrics.block_build_seconds, self.chain.build)  # type: ignore[method-assign]
+        self.chain.execute_received = timed(  # type: ignore[method-assign]
+            metrics.block_import_seconds, self.chain.execute_received
+        )
+        return metrics
+
+    def readiness(self) -> Readiness:
+        """Ready once the node has a peer or seals alone, and no peer is more than a few blocks ahead."""
+        height = self.chain.head.block_number
+        peers = list(self.network.peers.values()) if self.network is not None else []
+        syncing = any(peer.head_number > height + SYNC_TOLERANCE_BLOCKS for peer in peers)
+        lone_validator = self.engine is not None
+        if not peers and not lone_validator:
+            return Readiness(False, "no peers", height, 0, syncing)
+        if syncing:
+            return Readiness(False, "syncing", height, len(peers), syncing)
+        return Readiness(True, "ok", height, len(peers), syncing)
 
     def _make_network(self, options: NodeOptions) -> P2PNetwork | None:
         if options.p2p_port is None:
@@ -220,7 +256,7 @@ class Node:
         if self.shelter is not None:
             self.shelter.start()
         config = uvicorn.Config(
-            create_app(self.rpc),
+            create_app(self.rpc, self.readiness),
             host=self.options.rpc_host,
             port=self.options.rpc_port,
             log_level="warning",

@@ -18,6 +18,7 @@ from node.cli.i18n import _
 from node.errors import KuraError
 
 if TYPE_CHECKING:
+    from node.rpc.registry import RpcLimits
     from node.service import NodeOptions
 
 #: The dev genesis shipped beside the package (editable installs).
@@ -30,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "node.cli.shelter",
     "node.cli.audit",
     "node.cli.export",
+    "node.cli.status",
 )
 
 
@@ -119,10 +121,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         node_allowlist=args.node_allowlist,
         account_allowlist=args.accounts_allowlist,
         jwt_secret_file=args.rpc_jwt_secret,
+        rpc_limits=_rpc_limits(args),
     )
     _add_shelter(options, args.shelter_config)
     Node(options).serve()
     return 0
+
+
+def _rpc_limits(args: argparse.Namespace) -> RpcLimits:
+    from node.rpc.registry import RpcLimits
+
+    return RpcLimits(
+        max_body_bytes=args.rpc_max_request_bytes,
+        max_batch=args.rpc_max_batch,
+        max_log_range=args.rpc_max_log_range,
+        call_gas_cap=args.rpc_call_gas_cap,
+        call_timeout=args.rpc_call_timeout,
+        rate_limit=args.rpc_rate_limit,
+        cors_origins=args.rpc_cors_origins,
+        host_allowlist=args.rpc_host_allowlist,
+    )
 
 
 def _add_shelter(options: NodeOptions, config_path: str | None) -> None:
@@ -199,6 +217,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         jwt_secret_file=args.rpc_jwt_secret,
         validator_key=keys[DEV_VALIDATOR_INDEX],
         accounts=[bytes.fromhex(Account.from_key(key).address[2:]) for key in keys],
+        rpc_limits=_rpc_limits(args),
     )
     _add_shelter(options, args.shelter_config)
     try:
@@ -261,6 +280,87 @@ def _port(value: str) -> int:
     return port
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("{value!r} is not a whole number").format(value=value)) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(_("{value} must be at least 1").format(value=value))
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("{value!r} is not a number").format(value=value)) from None
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(_("{value} must be a finite number of at least 0").format(value=value))
+    return number
+
+
+def _name_list(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def _add_rpc_limit_options(sub: argparse.ArgumentParser) -> None:
+    """Add the JSON-RPC caps and access rules; defaults come from RpcLimits."""
+    from node.rpc.registry import RpcLimits
+
+    defaults = RpcLimits()
+    sub.add_argument(
+        "--rpc-cors-origins",
+        type=_name_list,
+        default=defaults.cors_origins,
+        metavar=_("ORIGINS"),
+        help=_("comma-separated browser origins allowed to call JSON-RPC, or * for any (default: none)"),
+    )
+    sub.add_argument(
+        "--rpc-host-allowlist",
+        type=_name_list,
+        default=defaults.host_allowlist,
+        metavar=_("HOSTS"),
+        help=_("comma-separated Host header names accepted on JSON-RPC, or * for any (default: localhost,127.0.0.1)"),
+    )
+    sub.add_argument(
+        "--rpc-max-request-bytes",
+        type=_positive_int,
+        default=defaults.max_body_bytes,
+        help=_("largest JSON-RPC request body or WebSocket message, in bytes (default 5 MiB)"),
+    )
+    sub.add_argument(
+        "--rpc-max-batch",
+        type=_positive_int,
+        default=defaults.max_batch,
+        help=_("most calls in one JSON-RPC batch (default 1000)"),
+    )
+    sub.add_argument(
+        "--rpc-max-log-range",
+        type=_positive_int,
+        default=defaults.max_log_range,
+        help=_("most blocks one eth_getLogs request may span (default 10000)"),
+    )
+    sub.add_argument(
+        "--rpc-call-gas-cap",
+        type=_positive_int,
+        default=defaults.call_gas_cap,
+        help=_("gas cap of eth_call and eth_estimateGas (default 50000000)"),
+    )
+    sub.add_argument(
+        "--rpc-call-timeout",
+        type=_non_negative_float,
+        default=defaults.call_timeout,
+        help=_("seconds one eth_call or eth_estimateGas may run; 0 for no limit (default 5)"),
+    )
+    sub.add_argument(
+        "--rpc-rate-limit",
+        type=_non_negative_float,
+        default=defaults.rate_limit,
+        help=_("JSON-RPC requests per second allowed per client address; 0 for no limit (default 1000)"),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kura", description=_("Kura permissioned EVM ledger node"))
     parser.add_argument("--log-level", default="info", help=_("logging level: debug, info, warning or error"))
@@ -286,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--accounts-allowlist", help=_("file of accounts allowed to send transactions; omit to allow every account")
         )
+        _add_rpc_limit_options(sub)
 
     run = commands.add_parser("run", help=_("run a node on an initialised data directory"))
     run.add_argument("--data-dir", required=True, help=_("data directory made by 'kura init'"))

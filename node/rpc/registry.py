@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from node.consensus.validators import ValidatorTracker, VoteBox
     from node.permissions import Allowlist
     from node.rpc.filters import FilterManager
+    from node.rpc.metrics import NodeMetrics
     from node.rpc.subscriptions import SubscriptionHub
     from node.txpool.pool import TxPool
 
@@ -24,7 +25,7 @@ BLOCKING: set[str] = set()
 
 @dataclass
 class RpcLimits:
-    """Resource caps; geth's defaults where geth has one."""
+    """Resource caps and access rules; geth's defaults where geth has one."""
 
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch: int = 1_000
@@ -32,6 +33,14 @@ class RpcLimits:
     max_log_results: int = 10_000
     #: Gas cap for eth_call and eth_estimateGas (geth's --rpc.gascap).
     call_gas_cap: int = 50_000_000
+    #: Seconds one eth_call or eth_estimateGas may run; 0 means no cap (geth's --rpc.evmtimeout, 5 s).
+    call_timeout: float = 5.0
+    #: HTTP requests and WebSocket messages per second per client address; 0 turns the limit off.
+    rate_limit: float = 1_000.0
+    #: Origins browsers may call from (CORS and WebSocket Origin); empty allows none, "*" allows all.
+    cors_origins: tuple[str, ...] = ()
+    #: Host header names accepted on JSON-RPC requests; "*" accepts any (geth's --http.vhosts).
+    host_allowlist: tuple[str, ...] = ("localhost", "127.0.0.1")
 
 
 @dataclass
@@ -52,6 +61,8 @@ class RpcContext:
     jwt_secret: bytes | None = None
     account_allowlist: Allowlist | None = None
     node_allowlist: Allowlist | None = None
+    #: Where call durations and errors are counted; None counts nothing.
+    metrics: NodeMetrics | None = None
 
 
 def method(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:

@@ -1,7 +1,9 @@
 """The JSON-RPC 2.0 endpoint: parsing, batches, limits and error mapping.
 
-Every failure a client causes gets a JSON-RPC error object; nothing a client
-sends can stop the server. Codes and messages follow geth's.
+Every failure a client causes gets a JSON-RPC error object, also on an
+HTTP error status; nothing a client sends can stop the server. Codes and
+messages follow geth's. Besides JSON-RPC on ``/`` (HTTP POST and
+WebSocket) the app serves ``/health``, ``/ready`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -9,18 +11,26 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from node.errors import KuraError
 
 # Importing the namespace modules registers their methods.
-from node.rpc import eth_chain, eth_state, filters, perm, qbft, web3_net  # noqa: F401
+from node.rpc import eth_chain, eth_state, filters, perm, qbft, txpool, web3_net  # noqa: F401
 from node.rpc.auth import REQUEST_AUTHENTICATED, is_admin_method, token_valid
+from node.rpc.call_deadline import CallTimeout, run_with_deadline
+from node.rpc.limits import RATE_LIMITED, HostAllowlist, OriginAllowlist, RateLimiter
+from node.rpc.metrics import CONTENT_TYPE
 from node.rpc.registry import BLOCKING, METHODS, RpcContext
 from node.rpc.subscriptions import serve_websocket
 
@@ -37,6 +47,11 @@ UNAUTHORIZED = -32401
 #: Deepest JSON nesting accepted (geth's decoder stops at 10,000 too).
 MAX_JSON_DEPTH = 10_000
 _JSON_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+#: Methods that run the EVM and so fall under the call time cap.
+TIME_CAPPED = frozenset({"eth_call", "eth_estimateGas"})
+
+#: Takes a rate-limit token for each WebSocket message; the WebSocket route sets it for its connection.
+_MESSAGE_ADMISSION: ContextVar[Callable[[], bool] | None] = ContextVar("message_admission", default=None)
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
@@ -58,7 +73,10 @@ async def handle_call(ctx: RpcContext, call: Any) -> dict[str, Any] | None:
     """
     if not isinstance(call, dict):
         return _error(None, INVALID_REQUEST, "invalid request")
+    started = time.perf_counter()
     response = await _run_call(ctx, call)
+    if ctx.metrics is not None and isinstance(call.get("method"), str):
+        ctx.metrics.observe_call(call["method"], time.perf_counter() - started, "error" in response)
     notification = "id" not in call and isinstance(call.get("method"), str)
     return None if notification else response
 
@@ -83,10 +101,16 @@ async def _run_call(ctx: RpcContext, call: dict[str, Any]) -> dict[str, Any]:
         logger.warning("rejected admin call without a valid JWT method=%s", name)
         return _error(request_id, UNAUTHORIZED, f"unauthorized: {name} needs a valid JWT bearer token")
     try:
-        if name in BLOCKING:
+        if name in TIME_CAPPED and ctx.limits.call_timeout > 0:
+            result = await run_in_threadpool(run_with_deadline, ctx.limits.call_timeout, lambda: handler(ctx, params))
+        elif name in BLOCKING:
             result = await run_in_threadpool(handler, ctx, params)
         else:
             result = handler(ctx, params)
+    except CallTimeout:
+        # geth's message for a call stopped by --rpc.evmtimeout.
+        logger.info("rpc call timed out method=%s timeout=%gs", name, ctx.limits.call_timeout)
+        return _error(request_id, -32000, f"execution aborted (timeout = {ctx.limits.call_timeout:g}s)")
     except KuraError as error:
         logger.debug("rpc error method=%s code=%d message=%s", name, error.code, error.message)
         return _error(request_id, error.code, error.message, error.data)
@@ -128,6 +152,9 @@ async def process_body(ctx: RpcContext, body: bytes, dispatch: Dispatcher) -> by
     None means there is nothing to send back: only notifications were sent.
     """
     limits = ctx.limits
+    admit = _MESSAGE_ADMISSION.get()
+    if admit is not None and not admit():
+        return _dumps(_error(None, RATE_LIMITED, "rate limit exceeded; slow down and retry"))
     try:
         if nesting_too_deep(body):
             raise ValueError("JSON nested too deeply")
@@ -150,12 +177,54 @@ async def process_body(ctx: RpcContext, body: bytes, dispatch: Dispatcher) -> by
     return _dumps(answered) if answered else None
 
 
-def create_app(ctx: RpcContext) -> FastAPI:
+@dataclass
+class Readiness:
+    """Whether the node should get traffic: it has peers or validates alone, and is not syncing."""
+
+    ready: bool
+    reason: str
+    height: int
+    peers: int
+    syncing: bool
+
+
+def create_app(ctx: RpcContext, readiness: Callable[[], Readiness] | None = None) -> FastAPI:
+    """Build the ASGI app; ``readiness`` None makes ``/ready`` follow ``/health``."""
     app = FastAPI(title="Kura JSON-RPC", docs_url=None, redoc_url=None, openapi_url=None)
     limits = ctx.limits
+    hosts = HostAllowlist(limits.host_allowlist)
+    origins = OriginAllowlist(limits.cors_origins)
+    limiter = RateLimiter(limits.rate_limit)
+    if limits.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins.origins),
+            allow_methods=["POST", "GET"],
+            allow_headers=["Content-Type", "Authorization"],
+            max_age=600,
+        )
+    _add_error_handlers(app)
+
+    def over_rate_limit(address: str) -> bool:
+        if limiter.allow(address):
+            return False
+        if ctx.metrics is not None:
+            ctx.metrics.rpc_rate_limited.inc()
+        return True
 
     @app.post("/")
     async def rpc(request: Request) -> Response:
+        if not hosts.allows(request.headers.get("host")):
+            logger.info("rejected request for host=%s", request.headers.get("host"))
+            return JSONResponse(_error(None, INVALID_REQUEST, "invalid host specified"), status_code=403)
+        address = request.client.host if request.client is not None else ""
+        if over_rate_limit(address):
+            retry_after = max(1, round(limiter.retry_after(address)))
+            return JSONResponse(
+                _error(None, RATE_LIMITED, f"rate limit exceeded: at most {limits.rate_limit:g} requests per second"),
+                status_code=429,
+                headers={"Retry-After": str(retry_after)},
+            )
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
             return _too_large(limits.max_body_bytes)
@@ -174,6 +243,14 @@ def create_app(ctx: RpcContext) -> FastAPI:
 
     @app.websocket("/")
     async def websocket(socket: WebSocket) -> None:
+        host, origin = socket.headers.get("host"), socket.headers.get("origin")
+        if not hosts.allows(host) or not origins.allows(origin):
+            # Closing before accept() rejects the handshake with HTTP 403.
+            logger.info("rejected websocket host=%s origin=%s", host, origin)
+            await socket.close(code=1008)
+            return
+        address = socket.client.host if socket.client is not None else ""
+        _MESSAGE_ADMISSION.set(lambda: not over_rate_limit(address))
         await serve_websocket(ctx, socket)
 
     @app.get("/health")
@@ -181,7 +258,39 @@ def create_app(ctx: RpcContext) -> FastAPI:
         head = ctx.chain.head
         return {"status": "ok", "height": head.block_number, "hash": "0x" + head.hash.hex()}
 
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        if readiness is None:
+            state = Readiness(True, "ok", ctx.chain.head.block_number, 0, False)
+        else:
+            state = readiness()
+        return JSONResponse(asdict(state), status_code=200 if state.ready else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        if ctx.metrics is None:
+            return Response("metrics are off\n", status_code=404, media_type="text/plain")
+        exposition = await run_in_threadpool(ctx.metrics.exposition)
+        return Response(exposition, media_type=CONTENT_TYPE)
+
     return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Give HTTP errors outside the JSON-RPC handler (404, 405, a crash) a JSON-RPC error body too."""
+
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        return JSONResponse(
+            _error(None, INVALID_REQUEST, str(error.detail)), status_code=error.status_code, headers=error.headers
+        )
+
+    async def crash(request: Request, error: Exception) -> JSONResponse:
+        logger.error("request failed path=%s", request.url.path, exc_info=error)
+        return JSONResponse(_error(None, INTERNAL_ERROR, "internal error"), status_code=500)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, crash)
 
 
 def _too_large(limit: int) -> JSONResponse:
