@@ -17,37 +17,80 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return ShelterConfig.load(args.config)
 
 
+def _prompt_secret(prompt: str) -> str:
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise KuraError(_("no terminal input to read a passphrase or PIN from; give it in a file (see --help)")) from None
+
+
 def _passphrase(path: str | None, prompt: str, *, confirm: bool = False) -> str:
     if path:
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\n")
         except OSError as error:
             raise KuraError(_("cannot read the passphrase file {path}: {error}").format(path=path, error=error)) from None
-    passphrase = getpass.getpass(prompt)
-    if confirm and passphrase != getpass.getpass(_("Repeat the passphrase: ")):
+    passphrase = _prompt_secret(prompt)
+    if confirm and passphrase != _prompt_secret(_("Repeat the passphrase: ")):
         raise KuraError(_("the passphrases do not match; nothing was written"))
     return passphrase
+
+
+def _token_pin(ref, prompt: str) -> str:  # type: ignore[no-untyped-def]
+    pin = ref.read_pin()
+    return pin if pin is not None else _prompt_secret(prompt)
+
+
+def _custodian_sealer(spec: str, index: int):  # type: ignore[no-untyped-def]
+    """A passphrase or a token sealer from one --custodian value: passphrase[:FILE] or a PKCS#11 URI."""
+    from node.shelter.custodians import TokenSealer
+    from node.shelter.hsm import URI_SCHEME, TokenKeyRef
+
+    if spec == "passphrase" or spec.startswith("passphrase:"):
+        path = spec.partition(":")[2] or None
+        return _passphrase(path, _("Passphrase of custodian {index}: ").format(index=index), confirm=True)
+    if spec.startswith(URI_SCHEME):
+        ref = TokenKeyRef.parse(spec)
+        pin = _token_pin(
+            ref, _("User PIN of token {label} (custodian {index}): ").format(label=ref.token_label, index=index)
+        )
+        return TokenSealer(ref, pin)
+    raise KuraError(
+        _("invalid --custodian {spec!r}: use passphrase, passphrase:FILE or a pkcs11: URI").format(spec=spec)
+    )
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     from node.shelter.custodians import generate_shelter_key
 
     files = args.passphrase_file or []
+    specs = args.custodian or []
+    if files and specs:
+        raise KuraError(_("give either --custodian or --passphrase-file, not both"))
     if files and len(files) != args.custodians:
         raise KuraError(
             _("give one --passphrase-file per custodian: {custodians} custodians, {files} files").format(
                 custodians=args.custodians, files=len(files)
             )
         )
-    passphrases = [
-        _passphrase(
-            files[index] if files else None,
-            _("Passphrase of custodian {index}: ").format(index=index + 1),
-            confirm=True,
+    if specs and len(specs) != args.custodians:
+        raise KuraError(
+            _("give one --custodian per custodian: {custodians} custodians, {specs} given").format(
+                custodians=args.custodians, specs=len(specs)
+            )
         )
-        for index in range(args.custodians)
-    ]
-    public = generate_shelter_key(args.custodians, args.threshold, passphrases, Path(args.out))
+    if specs:
+        sealers = [_custodian_sealer(spec, index + 1) for index, spec in enumerate(specs)]
+    else:
+        sealers = [
+            _passphrase(
+                files[index] if files else None,
+                _("Passphrase of custodian {index}: ").format(index=index + 1),
+                confirm=True,
+            )
+            for index in range(args.custodians)
+        ]
+    public = generate_shelter_key(args.custodians, args.threshold, sealers, Path(args.out))
     print(_("Shelter key {key_id}: public key {path}").format(key_id=public.key_id, path=Path(args.out) / "shelter.pub"))
     print(
         _("Give custodian-N.json to custodian N only; any {threshold} of {custodians} can unlock a restore.").format(
@@ -215,17 +258,46 @@ def cmd_deploy_anchor(args: argparse.Namespace) -> int:
 
 
 def cmd_unseal_share(args: argparse.Namespace) -> int:
-    from node.shelter.custodians import open_custodian_file, read_restore_request, release_share, write_json
+    from dataclasses import replace
+
+    from node.shelter.custodians import (
+        custodian_token,
+        open_custodian_file,
+        open_token_custodian_file,
+        read_restore_request,
+        release_share,
+        write_json,
+    )
 
     request = read_restore_request(Path(args.request))
-    passphrase = _passphrase(args.passphrase_file, _("Passphrase of {path}: ").format(path=args.share))
-    share = open_custodian_file(Path(args.share), passphrase)
+    ref = custodian_token(Path(args.share))
+    if ref is None:
+        passphrase = _passphrase(args.passphrase_file, _("Passphrase of {path}: ").format(path=args.share))
+        share = open_custodian_file(Path(args.share), passphrase)
+    else:
+        ref = replace(ref, module_path=args.pkcs11_module or ref.module_path, pin_file=args.pin_file)
+        pin = _token_pin(ref, _("User PIN of token {label}: ").format(label=ref.token_label))
+        share = open_token_custodian_file(Path(args.share), ref, pin)
     write_json(Path(args.out), release_share(share, request))
     print(
         _("Share {index} released for restore request {id} into {path}; send it to the restore operator.").format(
             index=share.index, id=request.request_id, path=args.out
         )
     )
+    return 0
+
+
+def cmd_create_token_key(args: argparse.Namespace) -> int:
+    from node.shelter.hsm import TokenKeyRef, create_token_key
+
+    ref = TokenKeyRef.parse(args.key)
+    create_token_key(ref, _token_pin(ref, _("User PIN of token {label}: ").format(label=ref.token_label)))
+    print(
+        _("Created AES-256 key {key} in token {token}; it cannot be exported from the token.").format(
+            key=ref.key_label, token=ref.token_label
+        )
+    )
+    print(_("Name it in kura shelter keygen --custodian '{uri}', adding &pin-source=file:PIN_FILE or typing the PIN when asked.").format(uri=ref.uri()))
     return 0
 
 
@@ -239,6 +311,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     keygen.add_argument("--out", required=True, help=_("directory for shelter.pub and custodian-N.json"))
     keygen.add_argument(
         "--passphrase-file", action="append", help=_("file holding one custodian's passphrase; once per custodian, in order")
+    )
+    keygen.add_argument(
+        "--custodian",
+        action="append",
+        metavar=_("SPEC"),
+        help=_(
+            "how one custodian seals their share, once per custodian, in order: 'passphrase' (prompted), "
+            "'passphrase:FILE', or a PKCS#11 URI such as "
+            "'pkcs11:token=T;object=K?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:PIN_FILE'"
+        ),
     )
     keygen.set_defaults(handler=cmd_keygen)
 
@@ -304,4 +386,19 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     unseal.add_argument("--request", required=True, help=_("restore-request.json from the restore operator"))
     unseal.add_argument("--out", required=True, help=_("file for the released share"))
     unseal.add_argument("--passphrase-file", help=_("file holding the passphrase; prompted for when omitted"))
+    unseal.add_argument("--pin-file", help=_("file holding the token's user PIN; prompted for when omitted"))
+    unseal.add_argument(
+        "--pkcs11-module", help=_("PKCS#11 module of the token (default: the module named in the custodian file)")
+    )
     unseal.set_defaults(handler=cmd_unseal_share)
+
+    token_key = custodian_actions.add_parser(
+        "create-token-key", help=_("create the AES key that seals this custodian's share inside a PKCS#11 token")
+    )
+    token_key.add_argument(
+        "--key",
+        required=True,
+        metavar=_("URI"),
+        help=_("PKCS#11 URI of the new key: pkcs11:token=T;object=K?module-path=PATH[&pin-source=file:PIN_FILE]"),
+    )
+    token_key.set_defaults(handler=cmd_create_token_key)

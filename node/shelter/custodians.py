@@ -6,8 +6,9 @@ AES-256-GCM, and W is split t-of-m with Shamir's scheme from pycryptodome
 (``Crypto.Protocol.SecretSharing.Shamir``, GF(2^128), so W's two 16-byte
 halves are split separately with the same share indexes). Each custodian's
 share of W and the wrapped private key are written to a custodian file,
-the share sealed under the custodian's passphrase (scrypt, then
-AES-256-GCM). Nodes get only the public key file.
+the share sealed either under the custodian's passphrase (scrypt, then
+AES-256-GCM) or under an AES-256 key inside the custodian's PKCS#11 token
+(:mod:`node.shelter.hsm`). Nodes get only the public key file.
 
 To release a share, the restore operator makes a restore request: a fresh
 hybrid key pair whose private half stays with the operator. A custodian
@@ -22,9 +23,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from Crypto.Protocol.SecretSharing import Shamir
 from cryptography.exceptions import InvalidTag
@@ -33,6 +35,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from node.shelter import errors
 from node.shelter.errors import ShelterError, ShelterRejected
+from node.shelter.hsm import TokenKeyRef, decrypt_in_token, encrypt_in_token
 from node.shelter.kem import PrivateKey, PublicKey, SealError, open_sealed, seal
 
 CUSTODIAN_FORMAT = "kura-shelter-custodian-share-v1"
@@ -44,6 +47,8 @@ RELEASED_FORMAT = "kura-shelter-released-share-v1"
 SCRYPT_N = 2**17
 SCRYPT_R = 8
 SCRYPT_P = 1
+SEALED_WITH_PASSPHRASE = "passphrase"
+SEALED_WITH_PKCS11 = "pkcs11"
 
 
 @dataclass(frozen=True)
@@ -82,16 +87,46 @@ def read_json(path: Path, expected_format: str) -> dict[str, Any]:
 # Key generation and the public key file
 
 
-def generate_shelter_key(custodians: int, threshold: int, passphrases: list[str], out: Path) -> PublicKey:
+class ShareSealer(Protocol):
+    """One custodian's way of sealing their share: a passphrase or a key in a PKCS#11 token."""
+
+    def seal(self, share: CustodianShare) -> dict[str, Any]:
+        """The custodian file document for ``share``."""
+        ...
+
+
+@dataclass(frozen=True)
+class PassphraseSealer:
+    passphrase: str = field(repr=False)
+
+    def seal(self, share: CustodianShare) -> dict[str, Any]:
+        return seal_custodian_share(share, self.passphrase)
+
+
+@dataclass(frozen=True)
+class TokenSealer:
+    ref: TokenKeyRef
+    pin: str = field(repr=False)
+
+    def seal(self, share: CustodianShare) -> dict[str, Any]:
+        return seal_custodian_share_in_token(share, self.ref, self.pin)
+
+
+def generate_shelter_key(
+    custodians: int, threshold: int, sealers: Sequence[str | ShareSealer], out: Path
+) -> PublicKey:
     """Create the shelter key pair and write ``shelter.pub`` and one file per custodian into ``out``.
 
-    The private key never reaches disk in the clear: only its wrapped form
-    and the passphrase-sealed shares of the wrapping key are written.
+    ``sealers`` holds one entry per custodian, in order: a passphrase string
+    or a :class:`ShareSealer`. The private key never reaches disk in the
+    clear: only its wrapped form and the sealed shares of the wrapping key
+    are written. Every share is sealed before any file is written, so a
+    wrong PIN or a missing token key leaves ``out`` untouched.
     """
     if not 1 <= threshold <= custodians <= 255:
         raise ShelterError(f"need 1 <= threshold <= custodians <= 255, got threshold {threshold} of {custodians}")
-    if len(passphrases) != custodians:
-        raise ShelterError(f"need one passphrase per custodian: {custodians} custodians, {len(passphrases)} passphrases")
+    if len(sealers) != custodians:
+        raise ShelterError(f"need one passphrase or token per custodian: {custodians} custodians, {len(sealers)} given")
     private = PrivateKey.generate()
     public = private.public_key()
 
@@ -101,12 +136,16 @@ def generate_shelter_key(custodians: int, threshold: int, passphrases: list[str]
     low_shares = Shamir.split(threshold, custodians, wrapping_key[:16], ssss=False)
     high_shares = Shamir.split(threshold, custodians, wrapping_key[16:], ssss=False)
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_public_key(out / "shelter.pub", public)
-    for (index, low), (same_index, high), passphrase in zip(low_shares, high_shares, passphrases, strict=True):
+    documents: dict[int, dict[str, Any]] = {}
+    for (index, low), (same_index, high), sealer in zip(low_shares, high_shares, sealers, strict=True):
         assert index == same_index
         share = CustodianShare(public.key_id, index, threshold, custodians, low + high, wrapped)
-        write_json(out / f"custodian-{index}.json", seal_custodian_share(share, passphrase), private=True)
+        documents[index] = (PassphraseSealer(sealer) if isinstance(sealer, str) else sealer).seal(share)
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_public_key(out / "shelter.pub", public)
+    for index, document in documents.items():
+        write_json(out / f"custodian-{index}.json", document, private=True)
     return public
 
 
@@ -133,12 +172,7 @@ def _share_context(share_key_id: str, index: int) -> bytes:
     return f"{CUSTODIAN_FORMAT}|{share_key_id}|{index}".encode()
 
 
-def seal_custodian_share(share: CustodianShare, passphrase: str) -> dict[str, Any]:
-    """The custodian file for ``share``: the share bytes encrypted under the passphrase."""
-    salt = secrets.token_bytes(16)
-    nonce = secrets.token_bytes(12)
-    key = _passphrase_key(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    ciphertext = AESGCM(key).encrypt(nonce, share.share, _share_context(share.key_id, share.index))
+def _file_fields(share: CustodianShare) -> dict[str, Any]:
     return {
         "format": CUSTODIAN_FORMAT,
         "key_id": share.key_id,
@@ -146,14 +180,59 @@ def seal_custodian_share(share: CustodianShare, passphrase: str) -> dict[str, An
         "threshold": share.threshold,
         "custodians": share.custodians,
         "wrapped_private_key": share.wrapped_private_key.hex(),
+    }
+
+
+def _share_from_file(document: dict[str, Any], share: bytes) -> CustodianShare:
+    return CustodianShare(
+        document["key_id"],
+        document["index"],
+        document["threshold"],
+        document["custodians"],
+        share,
+        bytes.fromhex(document["wrapped_private_key"]),
+    )
+
+
+def seal_custodian_share(share: CustodianShare, passphrase: str) -> dict[str, Any]:
+    """The custodian file for ``share``: the share bytes encrypted under the passphrase."""
+    salt = secrets.token_bytes(16)
+    nonce = secrets.token_bytes(12)
+    key = _passphrase_key(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    ciphertext = AESGCM(key).encrypt(nonce, share.share, _share_context(share.key_id, share.index))
+    return {
+        **_file_fields(share),
+        "sealed_with": SEALED_WITH_PASSPHRASE,
         "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": salt.hex()},
         "cipher": {"name": "aes-256-gcm", "nonce": nonce.hex(), "ciphertext": ciphertext.hex()},
     }
 
 
-def open_custodian_file(path: Path, passphrase: str) -> CustodianShare:
-    """Decrypt a custodian file; ShelterRejected(passphrase_wrong) on a wrong passphrase."""
+def seal_custodian_share_in_token(share: CustodianShare, ref: TokenKeyRef, pin: str) -> dict[str, Any]:
+    """The custodian file for ``share``: the share bytes encrypted by the token's AES key, inside the token."""
+    nonce, ciphertext = encrypt_in_token(ref, pin, share.share, _share_context(share.key_id, share.index))
+    return {
+        **_file_fields(share),
+        "sealed_with": SEALED_WITH_PKCS11,
+        "token": {"module_path": ref.module_path, "token_label": ref.token_label, "key_label": ref.key_label},
+        "cipher": {"name": "aes-256-gcm", "nonce": nonce.hex(), "ciphertext": ciphertext.hex()},
+    }
+
+
+def custodian_token(path: Path) -> TokenKeyRef | None:
+    """The token key that seals the share in custodian file ``path``, or None for a passphrase file."""
     document = read_json(path, CUSTODIAN_FORMAT)
+    if document.get("sealed_with", SEALED_WITH_PASSPHRASE) != SEALED_WITH_PKCS11:
+        return None
+    token = document["token"]
+    return TokenKeyRef(token["module_path"], token["token_label"], token["key_label"])
+
+
+def open_custodian_file(path: Path, passphrase: str) -> CustodianShare:
+    """Decrypt a passphrase custodian file; ShelterRejected(passphrase_wrong) on a wrong passphrase."""
+    document = read_json(path, CUSTODIAN_FORMAT)
+    if document.get("sealed_with", SEALED_WITH_PASSPHRASE) != SEALED_WITH_PASSPHRASE:
+        raise ShelterError(f"{path} is sealed with a PKCS#11 token key, not a passphrase")
     kdf, cipher = document["kdf"], document["cipher"]
     key = _passphrase_key(passphrase, bytes.fromhex(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
     try:
@@ -164,14 +243,27 @@ def open_custodian_file(path: Path, passphrase: str) -> CustodianShare:
         )
     except InvalidTag:
         raise ShelterRejected(errors.PASSPHRASE_WRONG, f"wrong passphrase for {path}, or the file was altered") from None
-    return CustodianShare(
-        document["key_id"],
-        document["index"],
-        document["threshold"],
-        document["custodians"],
-        share,
-        bytes.fromhex(document["wrapped_private_key"]),
+    return _share_from_file(document, share)
+
+
+def open_token_custodian_file(path: Path, ref: TokenKeyRef, pin: str) -> CustodianShare:
+    """Decrypt a token custodian file inside the token of ``ref`` (see :func:`custodian_token`).
+
+    Raises ShelterRejected(pin_incorrect) on a wrong PIN and
+    ShelterRejected(token_key_wrong) when the token's key does not open the share.
+    """
+    document = read_json(path, CUSTODIAN_FORMAT)
+    if document.get("sealed_with") != SEALED_WITH_PKCS11:
+        raise ShelterError(f"{path} is sealed with a passphrase, not a PKCS#11 token key")
+    cipher = document["cipher"]
+    share = decrypt_in_token(
+        ref,
+        pin,
+        bytes.fromhex(cipher["nonce"]),
+        bytes.fromhex(cipher["ciphertext"]),
+        _share_context(document["key_id"], document["index"]),
     )
+    return _share_from_file(document, share)
 
 
 # Restore requests and released shares
