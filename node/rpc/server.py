@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
+from node.audit import rpc_methods as _audit_methods  # noqa: E402,F401  (kura_getGenesis)
 from node.errors import KuraError
 
 # Importing the namespace modules registers their methods.
