@@ -61,6 +61,13 @@ def encode_block(header: KuraHeader, transactions: tuple | list) -> tuple[bytes,
     return rlp.encode(header), rlp.encode(list(transactions), sedes=_TX_LIST)
 
 
+def decode_header(header_rlp: bytes) -> KuraHeader:
+    try:
+        return rlp.decode(header_rlp, sedes=KuraHeader)
+    except Exception as error:  # rlp raises several unrelated types
+        raise BlockValidationError("undecodable block header", detail=str(error)) from None
+
+
 def decode_block(header_rlp: bytes, body_rlp: bytes) -> tuple[KuraHeader, list]:
     try:
         return rlp.decode(header_rlp, sedes=KuraHeader), list(rlp.decode(body_rlp, sedes=_TX_LIST))
@@ -180,7 +187,9 @@ class NetworkBridge(Handler):
 
     def _import_announced(self, peer: Peer, message: wire.NewBlock) -> None:
         try:
-            header, transactions = decode_block(message.header, message.body)
+            # Every validator announces each block, so most announcements are
+            # for blocks already stored: look at the header before the body.
+            header = decode_header(message.header)
             head = self.chain.head
             if header.block_number <= head.block_number:
                 return
@@ -188,6 +197,7 @@ class NetworkBridge(Handler):
                 peer.head_number = max(peer.head_number, header.block_number)
                 self._maybe_sync(peer)
                 return
+            _, transactions = decode_block(message.header, message.body)
             self.import_block(header, transactions)
         except BlockValidationError as error:
             logger.warning("rejected announced block peer=0x%s rule=%s error=%s", peer.address.hex(), error.rule, error)
