@@ -214,8 +214,12 @@ async def serve_websocket(ctx: RpcContext, socket: WebSocket) -> None:
     sender = asyncio.create_task(send_loop())
     try:
         while True:
-            text = await socket.receive_text()
-            answer = await process_body(ctx, text.encode(), dispatch)
+            # Clients may send requests in text or binary frames (web3.py's WebSocketProvider sends binary).
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            body = message.get("bytes") or (message.get("text") or "").encode()
+            answer = await process_body(ctx, body, dispatch)
             if answer is not None:
                 connection.offer([answer.decode()])
     except (WebSocketDisconnect, RuntimeError):
