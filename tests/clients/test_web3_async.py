@@ -152,7 +152,9 @@ def test_deposit_watched_over_websocket(shared_node: NodeProcess) -> None:
 
         nonce = await w3.eth.get_transaction_count(depositor.address, "pending")
         fees = {"chainId": DEV_CHAIN_ID, "maxFeePerGas": 10 * GWEI, "maxPriorityFeePerGas": GWEI}
-        transfer = depositor.sign_transaction({**fees, "nonce": nonce, "to": deposit_address, "value": 7, "gas": 21_000})
+        transfer = depositor.sign_transaction(
+            {**fees, "nonce": nonce, "to": deposit_address, "value": 7, "gas": 21_000}
+        )
         deposit_data = probe.functions.deposit()._encode_transaction_data()
         payable = depositor.sign_transaction(
             {**fees, "nonce": nonce + 1, "to": probe.address, "value": 11, "data": deposit_data, "gas": 100_000}
