@@ -37,8 +37,8 @@ from node.txpool.pool import AccountReader, PoolLimits, TxPool
 logger = logging.getLogger(__name__)
 
 CLIENT_VERSION = f"Kura/v{__version__}/linux/python"
-#: Blocks a peer's head may be ahead before /ready reports the node as syncing;
-#: under QBFT a peer's announced head runs a block ahead for a moment after each commit.
+#: Blocks a peer's head may be ahead before /ready reports the node as syncing. The margin exists
+#: because under QBFT a peer's announced head runs a block ahead for a moment after each commit.
 SYNC_TOLERANCE_BLOCKS = 2
 
 

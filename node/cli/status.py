@@ -55,7 +55,7 @@ def _rpc(url: str, method: str, params: list[Any]) -> Any:
 
 
 def _ready(url: str) -> dict[str, Any] | None:
-    """The node's ``/ready`` document (sent with HTTP 200 or 503), or None if it has none."""
+    """Fetch the node's ``/ready`` document (sent with HTTP 200 or 503), or None if it serves none."""
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/ready", timeout=REQUEST_TIMEOUT_SECONDS) as response:
             document = json.loads(response.read())
@@ -81,7 +81,7 @@ def _validators(extra_data: str) -> list[str]:
 
 
 def read_status(url: str) -> NodeStatus:
-    """Query the node at ``url``; raises KuraError when it cannot be reached or a call fails."""
+    """Query the node at ``url``. Raises KuraError when the node cannot be reached or a call fails."""
     chain_id = int(_rpc(url, "eth_chainId", []), 16)
     head = _rpc(url, "eth_getBlockByNumber", ["latest", False])
     pool = _rpc(url, "txpool_status", [])

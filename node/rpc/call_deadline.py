@@ -34,7 +34,7 @@ _installed = False
 
 
 class CallTimeout(Exception):
-    """A call ran past its deadline; raised inside the EVM and caught by :func:`run_with_deadline`."""
+    """A call ran past its deadline. Raised inside the EVM and caught by :func:`run_with_deadline`'s caller."""
 
 
 def _checked_iter(stream: CodeStream, deadline: float) -> Iterator[int]:
@@ -60,7 +60,7 @@ def _iter(stream: CodeStream) -> Iterator[int]:
 
 
 def install() -> None:
-    """Hook the deadline check into py-evm; safe to call more than once."""
+    """Hook the deadline check into py-evm. Calling it again changes nothing."""
     global _installed
     if not _installed:
         CodeStream.__iter__ = _iter  # type: ignore[method-assign]

@@ -3,8 +3,8 @@
 The Host check protects a node on loopback from DNS rebinding: a web page
 served from an attacker's domain that resolves to 127.0.0.1 reaches the
 node with its own domain in the Host header. geth does the same with
-``--http.vhosts``; as geth, a request without a Host header passes, since
-only browsers are the threat and browsers always send one.
+``--http.vhosts``. As in geth, a request without a Host header passes,
+because only browsers are the threat and browsers always send one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _host_name(host_header: str) -> str:
 
 
 class HostAllowlist:
-    """Host header names the server answers; ``*`` allows every name."""
+    """Host header names the server accepts, where ``*`` accepts every name."""
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names = {name.strip().lower() for name in names if name.strip()}
@@ -40,7 +40,7 @@ class HostAllowlist:
 
 
 class OriginAllowlist:
-    """Browser origins allowed by CORS and on the WebSocket; ``*`` allows every origin.
+    """Browser origins allowed by CORS and on the WebSocket, where ``*`` allows every origin.
 
     A WebSocket handshake without an Origin header passes: browsers always
     send one, and other clients can send anything, so checking theirs adds
@@ -78,7 +78,7 @@ class RateLimiter:
         return self.rate > 0
 
     def allow(self, address: str) -> bool:
-        """Take a token for ``address``; False when its bucket is empty."""
+        """Take a token for ``address``, returning False when its bucket is empty."""
         if not self.enabled:
             return True
         now = self._clock()

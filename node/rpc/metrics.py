@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 @dataclass
 class NodeGauges:
-    """Readers of the node's current state; None leaves a metric out (no network, not a validator)."""
+    """Readers of the node's current state. A reader left None leaves its metric out (no network, not a validator)."""
 
     height: Callable[[], int]
     head_timestamp: Callable[[], int]

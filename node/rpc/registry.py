@@ -25,7 +25,7 @@ BLOCKING: set[str] = set()
 
 @dataclass
 class RpcLimits:
-    """Resource caps and access rules; geth's defaults where geth has one."""
+    """Resource caps and access rules, with geth's defaults where geth has one."""
 
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch: int = 1_000
@@ -33,13 +33,13 @@ class RpcLimits:
     max_log_results: int = 10_000
     #: Gas cap for eth_call and eth_estimateGas (geth's --rpc.gascap).
     call_gas_cap: int = 50_000_000
-    #: Seconds one eth_call or eth_estimateGas may run; 0 means no cap (geth's --rpc.evmtimeout, 5 s).
+    #: Seconds one eth_call or eth_estimateGas may run, or 0 for no cap (geth's --rpc.evmtimeout, default 5 s).
     call_timeout: float = 5.0
-    #: HTTP requests and WebSocket messages per second per client address; 0 turns the limit off.
+    #: HTTP requests and WebSocket messages allowed per second per client address, or 0 for no limit.
     rate_limit: float = 1_000.0
-    #: Origins browsers may call from (CORS and WebSocket Origin); empty allows none, "*" allows all.
+    #: Origins browsers may call from (CORS and the WebSocket Origin header). Empty allows none and "*" allows all.
     cors_origins: tuple[str, ...] = ()
-    #: Host header names accepted on JSON-RPC requests; "*" accepts any (geth's --http.vhosts).
+    #: Host header names accepted on JSON-RPC requests, or "*" for any (geth's --http.vhosts).
     host_allowlist: tuple[str, ...] = ("localhost", "127.0.0.1")
 
 
@@ -61,7 +61,7 @@ class RpcContext:
     jwt_secret: bytes | None = None
     account_allowlist: Allowlist | None = None
     node_allowlist: Allowlist | None = None
-    #: Where call durations and errors are counted; None counts nothing.
+    #: Where call durations and errors are counted, or None to count nothing.
     metrics: NodeMetrics | None = None
 
 

@@ -1,8 +1,8 @@
 """The JSON-RPC 2.0 endpoint: parsing, batches, limits and error mapping.
 
-Every failure a client causes gets a JSON-RPC error object, also on an
-HTTP error status; nothing a client sends can stop the server. Codes and
-messages follow geth's. Besides JSON-RPC on ``/`` (HTTP POST and
+Every failure a client causes gets a JSON-RPC error object, also when the
+HTTP status is an error. Nothing a client sends can stop the server. Codes
+and messages follow geth's. Besides JSON-RPC on ``/`` (HTTP POST and
 WebSocket) the app serves ``/health``, ``/ready`` and ``/metrics``.
 """
 
@@ -51,7 +51,8 @@ _JSON_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 #: Methods that run the EVM and so fall under the call time cap.
 TIME_CAPPED = frozenset({"eth_call", "eth_estimateGas"})
 
-#: Takes a rate-limit token for each WebSocket message; the WebSocket route sets it for its connection.
+#: Takes a rate-limit token for a WebSocket message. The WebSocket route sets it in its connection's task,
+#: and process_body calls it once per message.
 _MESSAGE_ADMISSION: ContextVar[Callable[[], bool] | None] = ContextVar("message_admission", default=None)
 
 
@@ -190,7 +191,7 @@ class Readiness:
 
 
 def create_app(ctx: RpcContext, readiness: Callable[[], Readiness] | None = None) -> FastAPI:
-    """Build the ASGI app; ``readiness`` None makes ``/ready`` follow ``/health``."""
+    """Build the ASGI app. Without ``readiness``, ``/ready`` reports ready whenever the server runs."""
     app = FastAPI(title="Kura JSON-RPC", docs_url=None, redoc_url=None, openapi_url=None)
     limits = ctx.limits
     hosts = HostAllowlist(limits.host_allowlist)

@@ -57,7 +57,7 @@ describe("Kura JSON-RPC with ethers v6 over WebSocket", () => {
   after(async () => {
     await probe?.removeAllListeners();
     // ethers sends eth_unsubscribe from a promise callback it does not return, and
-    // destroy() rejects requests still in flight, so let the last answers arrive first.
+    // destroy() rejects requests still in flight, so wait for the last responses first.
     await new Promise((resolve) => setTimeout(resolve, 500));
     await provider?.destroy();
   });

@@ -4,7 +4,7 @@ Each example is one HTTP request: a call to a registered method or a
 made-up name with parameters of random JSON types, a batch of such calls,
 random JSON, or bytes that are not JSON at all. Every answer must be HTTP
 200 or 4xx with a JSON-RPC response body (an empty 200 only when every call
-was a notification), and the node must still answer at the end.
+was a notification), and the node must still respond at the end.
 
 KURA_FUZZ_REQUESTS sets the number of requests (default 1,500, the CI run).
 """
