@@ -27,7 +27,7 @@ from node.audit import rpc_methods as _audit_methods  # noqa: E402,F401  (kura_g
 from node.errors import KuraError
 
 # Importing the namespace modules registers their methods.
-from node.rpc import eth_chain, eth_state, filters, perm, qbft, txpool, web3_net  # noqa: F401
+from node.rpc import eth_chain, eth_state, filters, openrpc, perm, qbft, txpool, web3_net  # noqa: F401
 from node.rpc.auth import REQUEST_AUTHENTICATED, is_admin_method, token_valid
 from node.rpc.call_deadline import CallTimeout, run_with_deadline
 from node.rpc.limits import RATE_LIMITED, HostAllowlist, OriginAllowlist, RateLimiter
