@@ -1,7 +1,8 @@
 """``rpc.discover``: an OpenRPC document listing the methods this node serves.
 
-The document follows OpenRPC 1.2.6 (https://spec.open-rpc.org). Each method
-carries its name and the first line of its handler's docstring as summary.
+``rpc.discover`` is the OpenRPC service discovery method, which EIP-1901
+proposes for Ethereum clients. Each method in the document carries its name
+and the first line of its handler's docstring as summary.
 NOTE: parameters and results are not described (empty ``params`` and an
 open result schema), because the handlers validate their own parameters and
 carry no machine-readable schema.
