@@ -16,17 +16,28 @@ few MiB whatever the snapshot size:
 The last stripe is padded with random bytes, so all fragments have the same
 size and no fragment holds a run of zeros; the manifest records the
 ciphertext length to cut the padding off.
+
 Encryption comes before coding: every fragment holds only ciphertext or
 linear combinations of ciphertext, so no set of fragments reveals anything
 without the data key, which exists only inside the sealed manifest.
+
+Both directions run on two threads. Encoding compresses and encrypts on the
+caller's thread (which also builds the snapshot) while a worker thread
+erasure-codes, hashes and writes. Decoding reads, erasure-decodes, decrypts
+and decompresses on a worker while the caller imports. zfec, hashlib, zstd
+and file I/O release the GIL, so the threads overlap on two cores; AES-GCM
+in ``cryptography`` 50 holds it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import BinaryIO
 
 import zfec
@@ -45,9 +56,19 @@ BLOCK_SIZE = 1024 * 1024
 #: Random bytes at the start of each fragment, listed in the manifest, that tell a fragment of
 #: this shelter from one of another shelter.
 FRAGMENT_TAG_SIZE = 16
-#: Level 1: ledger data is mostly hashes and signatures, which higher levels barely shrink, and level 1
-#: runs about 3.8 times faster than level 3 on incompressible input (scripts/bench_shelter.py).
+#: Level 1: on the synthetic ledger of scripts/bench_shelter.py it compresses at 517 MB/s to 43.7%,
+#: level 3 at 253 MB/s to 41.6% (zstandard 0.25, one core of the machine in docs/benchmarks.md).
+#: On random bytes level 1 runs at 3.6 GB/s, so skipping compression would gain little.
 ZSTD_LEVEL = 1
+#: Snapshot bytes gathered before one call into zstd, so small records cost one call per MiB.
+INPUT_BATCH = 1024 * 1024
+#: Columns of a stripe that zfec codes per call. Reed-Solomon coding works byte by byte at equal
+#: offsets, so coding a stripe in column slices gives the same blocks. zfec 1.6 coded 64 KiB
+#: slices at 1,190 MB/s of stripe input and whole 1 MiB blocks at 860 MB/s (k=3, n=5, one core
+#: of the machine in docs/benchmarks.md), because the slices stay in the CPU cache.
+CODE_SLICE = 64 * 1024
+#: Items (sealed chunks or decoded stripes) queued between the two threads: bounds memory to a few MiB.
+QUEUE_DEPTH = 8
 
 
 def chunk_nonce(counter: int) -> bytes:
@@ -71,8 +92,96 @@ class EncodeResult:
     fragment_hashes: list[bytes]
 
 
+class _Pieces:
+    """Byte pieces of a stream, cut into equal parts with one join per run of parts."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        if data:
+            self.pieces.append(data)
+            self.size += len(data)
+
+    def take(self, part: int, *, keep: int = 0) -> list[memoryview]:
+        """Remove and return as many whole parts as leave at least ``keep`` bytes behind."""
+        count = (self.size - keep) // part if self.size > keep else 0
+        if count == 0:
+            return []
+        joined = b"".join(self.pieces)
+        view = memoryview(joined)
+        rest = joined[count * part :]
+        self.pieces = [rest] if rest else []
+        self.size = len(rest)
+        return [view[index * part : (index + 1) * part] for index in range(count)]
+
+    def take_all(self) -> bytes:
+        joined = b"".join(self.pieces)
+        self.pieces = []
+        self.size = 0
+        return joined
+
+
+class _Worker(threading.Thread):
+    """A thread that runs ``handle`` on each queued item, in order, until :meth:`close`.
+
+    An exception in ``handle`` is kept and raised on the caller's next
+    :meth:`put` or :meth:`close`; the worker then drains the queue so the
+    caller never blocks on it.
+    """
+
+    def __init__(self, name: str, handle: Callable[[bytes], None], finish: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+        self._handle = handle
+        self._finish = finish
+        self._aborted = False
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self.error is None and not self._aborted:
+                try:
+                    self._handle(item)
+                except BaseException as error:  # handed to the caller's thread by put() and close()
+                    self.error = error
+        if self.error is None and not self._aborted:
+            try:
+                self._finish()
+            except BaseException as error:
+                self.error = error
+
+    def put(self, item: bytes) -> None:
+        self._raise()
+        self._queue.put(item)
+
+    def close(self) -> None:
+        """Let the worker finish the queued items, wait for it, and raise its error if it had one."""
+        if self.is_alive():
+            self._queue.put(None)
+            self.join()
+        self._raise()
+
+    def abort(self) -> None:
+        """Stop the worker, dropping queued items and the final step; its error, if any, is not raised."""
+        if self.is_alive():
+            self._aborted = True
+            self._queue.put(None)
+            self.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class FragmentEncoder:
-    """Streams snapshot bytes into n fragment files; call :meth:`write` then :meth:`finish` once."""
+    """Streams snapshot bytes into n fragment files.
+
+    Call :meth:`write` for the snapshot bytes, then :meth:`finish` once.
+    Use it as a context manager, so the worker thread stops when the
+    snapshot fails halfway.
+    """
 
     def __init__(
         self, shelter_id: bytes, data_key: bytes, k: int, n: int, outputs: Sequence[BinaryIO], tags: Sequence[bytes]
@@ -86,10 +195,12 @@ class FragmentEncoder:
         self._aead = AESGCM(data_key)
         self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
         self._encoder = zfec.Encoder(k, n)
+        self._parity = tuple(range(k, n))
         self._outputs = outputs
         self._hashes = [hashlib.sha256() for _ in range(n)]
-        self._compressed = bytearray()
-        self._ciphertext = bytearray()
+        self._input = _Pieces()
+        self._compressed = _Pieces()
+        self._ciphertext = _Pieces()
         self._counter = 0
         self._stripes = 0
         self.plaintext_length = 0
@@ -97,50 +208,71 @@ class FragmentEncoder:
         self.ciphertext_length = 0
         for index, tag in enumerate(tags):
             self._emit(index, tag)
+        self._worker = _Worker("shelter-encode", self._code_ciphertext, self._code_last_stripe)
+        self._worker.start()
 
-    def _emit(self, index: int, data: bytes) -> None:
+    def __enter__(self) -> FragmentEncoder:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        # After finish() the worker has stopped; otherwise the fragments are incomplete anyway.
+        self._worker.abort()
+
+    def _emit(self, index: int, data: bytes | memoryview) -> None:
         self._outputs[index].write(data)
         self._hashes[index].update(data)
 
     def write(self, data: bytes) -> None:
         self.plaintext_length += len(data)
-        self._take_compressed(self._compressor.compress(data))
+        self._input.add(data)
+        if self._input.size >= INPUT_BATCH:
+            self._take_compressed(self._compressor.compress(self._input.take_all()))
 
     def _take_compressed(self, data: bytes) -> None:
         self.compressed_length += len(data)
-        self._compressed += data
-        while len(self._compressed) > CHUNK_SIZE:
-            # Keep at least one byte back, so the last chunk is never empty and is known to be last.
-            self._encrypt_chunk(bytes(self._compressed[:CHUNK_SIZE]), last=False)
-            del self._compressed[:CHUNK_SIZE]
+        self._compressed.add(data)
+        # Keep at least one byte back, so the last chunk is never empty and is known to be last.
+        for plaintext in self._compressed.take(CHUNK_SIZE, keep=1):
+            self._encrypt_chunk(plaintext, last=False)
 
-    def _encrypt_chunk(self, plaintext: bytes, *, last: bool) -> None:
+    def _encrypt_chunk(self, plaintext: bytes | memoryview, *, last: bool) -> None:
         counter = self._counter
-        sealed = self._aead.encrypt(
-            chunk_nonce(counter), plaintext, chunk_associated_data(self.shelter_id, counter, last)
-        )
+        sealed = self._aead.encrypt(chunk_nonce(counter), plaintext, chunk_associated_data(self.shelter_id, counter, last))
         self._counter += 1
         self.ciphertext_length += len(sealed)
-        self._ciphertext += sealed
-        stripe_size = self.k * BLOCK_SIZE
-        while len(self._ciphertext) >= stripe_size:
-            self._code_stripe(bytes(self._ciphertext[:stripe_size]))
-            del self._ciphertext[:stripe_size]
+        self._worker.put(sealed)
 
-    def _code_stripe(self, stripe: bytes) -> None:
-        blocks = tuple(stripe[i * BLOCK_SIZE : (i + 1) * BLOCK_SIZE] for i in range(self.k))
-        for index, block in enumerate(self._encoder.encode(blocks)):
+    # The worker thread: erasure-code, hash and write.
+
+    def _code_ciphertext(self, sealed: bytes) -> None:
+        self._ciphertext.add(sealed)
+        for stripe in self._ciphertext.take(self.k * BLOCK_SIZE):
+            self._code_stripe(stripe)
+
+    def _code_last_stripe(self) -> None:
+        rest = self._ciphertext.take_all()
+        if rest:
+            self._code_stripe(memoryview(rest + secrets.token_bytes(self.k * BLOCK_SIZE - len(rest))))
+
+    def _code_stripe(self, stripe: memoryview) -> None:
+        blocks = [stripe[i * BLOCK_SIZE : (i + 1) * BLOCK_SIZE] for i in range(self.k)]
+        for index, block in enumerate(blocks):
             self._emit(index, block)
+        parity: list[list[bytes]] = [[] for _ in self._parity]
+        for offset in range(0, BLOCK_SIZE, CODE_SLICE):
+            columns = [block[offset : offset + CODE_SLICE] for block in blocks]
+            for pieces, piece in zip(parity, self._encoder.encode(columns, self._parity), strict=True):
+                pieces.append(piece)
+        for index, pieces in zip(self._parity, parity, strict=True):
+            self._emit(index, b"".join(pieces))
         self._stripes += 1
 
     def finish(self) -> EncodeResult:
-        self._take_compressed(self._compressor.flush())
-        self._encrypt_chunk(bytes(self._compressed), last=True)
-        self._compressed.clear()
-        if self._ciphertext:
-            padding = secrets.token_bytes(self.k * BLOCK_SIZE - len(self._ciphertext))
-            self._code_stripe(bytes(self._ciphertext) + padding)
-            self._ciphertext.clear()
+        self._take_compressed(self._compressor.compress(self._input.take_all()) + self._compressor.flush())
+        self._encrypt_chunk(self._compressed.take_all(), last=True)
+        self._worker.close()
         return EncodeResult(
             plaintext_length=self.plaintext_length,
             compressed_length=self.compressed_length,
@@ -166,49 +298,107 @@ def decode_fragments(
 ) -> None:
     """Rebuild the snapshot bytes from any k fragment files and pass them to ``emit``, in order.
 
-    ``inputs`` maps fragment index to a file positioned after its tag. Raises
-    ShelterRejected(ciphertext_invalid) if a chunk fails authentication.
+    ``inputs`` maps fragment index to a file positioned after its tag. A
+    worker thread reads, decodes, decrypts and decompresses while ``emit``
+    runs on the caller's thread. Raises ShelterRejected(ciphertext_invalid)
+    if a chunk fails authentication, and whatever ``emit`` raises.
     """
     if len(inputs) < k:
         raise ShelterRejected(errors.TOO_FEW_FRAGMENTS, f"found {len(inputs)} fragments, needed {k}")
-    indexes = tuple(sorted(inputs)[:k])
-    decoder = zfec.Decoder(k, n)
-    aead = AESGCM(data_key)
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    sealed_size = CHUNK_SIZE + TAG_SIZE
-    pending = bytearray()
-    remaining = ciphertext_length
-    counter = 0
+    decoder = _StripeDecoder(inputs, shelter_id=shelter_id, data_key=data_key, k=k, n=n, chunks=chunks)
+    plaintext: queue.Queue[bytes | BaseException | None] = queue.Queue(QUEUE_DEPTH)
+    stop = threading.Event()
 
-    def open_chunk(sealed: bytes) -> None:
-        nonlocal counter
-        last = counter == chunks - 1
+    def produce() -> None:
         try:
-            plaintext = aead.decrypt(
-                chunk_nonce(counter), sealed, chunk_associated_data(shelter_id, counter, last)
+            for piece in decoder.plaintext(stripes, ciphertext_length):
+                if stop.is_set():
+                    return
+                plaintext.put(piece)
+            plaintext.put(None)
+        except BaseException as error:  # handed to the caller's thread through the queue
+            plaintext.put(error)
+
+    worker = threading.Thread(target=produce, name="shelter-decode", daemon=True)
+    worker.start()
+    try:
+        while (item := plaintext.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            emit(item)
+    finally:
+        stop.set()
+        # Unblock a worker waiting on a full queue, then wait for it.
+        while worker.is_alive():
+            try:
+                plaintext.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
+
+
+class _StripeDecoder:
+    """Fragments to snapshot bytes: zfec decode, AES-GCM open, zstd decompress."""
+
+    def __init__(
+        self, inputs: Mapping[int, BinaryIO], *, shelter_id: bytes, data_key: bytes, k: int, n: int, chunks: int
+    ) -> None:
+        self.indexes = tuple(sorted(inputs)[:k])
+        self.inputs = [inputs[index] for index in self.indexes]
+        self.shelter_id = shelter_id
+        self.chunks = chunks
+        self.k = k
+        self._decoder = zfec.Decoder(k, n)
+        self._aead = AESGCM(data_key)
+        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self._counter = 0
+
+    def plaintext(self, stripes: int, ciphertext_length: int) -> Iterator[bytes]:
+        sealed_size = CHUNK_SIZE + TAG_SIZE
+        pending = _Pieces()
+        remaining = ciphertext_length
+        for _stripe in range(stripes):
+            stripe = self._decode_stripe()
+            take = min(remaining, len(stripe))
+            pending.add(stripe[:take] if take < len(stripe) else stripe)
+            remaining -= take
+            # The last chunk may be shorter; it is opened after the loop, with the last-chunk flag.
+            ready = min(pending.size // sealed_size, self.chunks - 1 - self._counter)
+            if ready > 0:
+                for sealed in pending.take(sealed_size, keep=pending.size - ready * sealed_size):
+                    yield self._open(sealed)
+        if remaining or self._counter != self.chunks - 1:
+            raise ShelterRejected(errors.CIPHERTEXT_INVALID, "the fragments hold less ciphertext than the manifest says")
+        yield self._open(pending.take_all())
+        yield self._decompressor.flush()
+
+    def _decode_stripe(self) -> bytes:
+        blocks = [handle.read(BLOCK_SIZE) for handle in self.inputs]
+        if any(len(block) != BLOCK_SIZE for block in blocks):
+            raise ShelterRejected(errors.FRAGMENT_SIZE, "a fragment ended before its last stripe")
+        if self.indexes == tuple(range(self.k)):
+            return b"".join(blocks)
+        columns: list[list[bytes]] = [[] for _ in range(self.k)]
+        views = [memoryview(block) for block in blocks]
+        for offset in range(0, BLOCK_SIZE, CODE_SLICE):
+            decoded = self._decoder.decode([view[offset : offset + CODE_SLICE] for view in views], self.indexes)
+            for pieces, piece in zip(columns, decoded, strict=True):
+                pieces.append(piece)
+        return b"".join(piece for pieces in columns for piece in pieces)
+
+    def _open(self, sealed: bytes | memoryview) -> bytes:
+        counter = self._counter
+        last = counter == self.chunks - 1
+        try:
+            plaintext = self._aead.decrypt(
+                chunk_nonce(counter), sealed, chunk_associated_data(self.shelter_id, counter, last)
             )
         except InvalidTag:
             raise ShelterRejected(
-                errors.CIPHERTEXT_INVALID, f"ciphertext chunk {counter} of {chunks} failed authentication"
+                errors.CIPHERTEXT_INVALID, f"ciphertext chunk {counter} of {self.chunks} failed authentication"
             ) from None
-        counter += 1
-        emit(decompressor.decompress(plaintext))
-
-    for _stripe in range(stripes):
-        blocks = tuple(inputs[index].read(BLOCK_SIZE) for index in indexes)
-        if any(len(block) != BLOCK_SIZE for block in blocks):
-            raise ShelterRejected(errors.FRAGMENT_SIZE, "a fragment ended before its last stripe")
-        stripe = b"".join(decoder.decode(blocks, indexes))
-        take = min(remaining, len(stripe))
-        pending += stripe[:take]
-        remaining -= take
-        while len(pending) >= sealed_size and counter < chunks - 1:
-            open_chunk(bytes(pending[:sealed_size]))
-            del pending[:sealed_size]
-    if remaining or counter != chunks - 1:
-        raise ShelterRejected(errors.CIPHERTEXT_INVALID, "the fragments hold less ciphertext than the manifest says")
-    open_chunk(bytes(pending))
-    emit(decompressor.flush())
+        self._counter += 1
+        return self._decompressor.decompress(plaintext)
 
 
 def iter_file(handle: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:

@@ -63,7 +63,7 @@ def create_shelter(
         # Serialize, compress, encrypt and erasure-code in one streaming pass.
         with ExitStack() as stack:
             outputs = [stack.enter_context(open(path, "wb")) for path in paths]
-            encoder = FragmentEncoder(shelter_id, data_key, config.k, config.n, outputs, tags)
+            encoder = stack.enter_context(FragmentEncoder(shelter_id, data_key, config.k, config.n, outputs, tags))
             info = write_snapshot(backend, height, encoder.write)
             encoded = encoder.finish()
 

@@ -5,9 +5,11 @@ genesis document builds; every later header names its predecessor as
 parent, carries a proposer seal and a quorum of commit seals by the
 validators of its parent (node.consensus.seals.verify_seals with
 ValidatorTracker), and matches its body and receipts (transaction and
-receipt roots); the last block is the snapshot's block; and every trie
-node and code reachable from its state root is present, each stored under
-its own Keccak-256 hash, so the imported state is exactly the sealed one.
+receipt roots); the last block is the snapshot's block; and the state
+entries are exactly the trie nodes and code reachable from its state root,
+each stored under its own Keccak-256 hash, so the imported state is the
+sealed one. The state check runs as entries arrive (:class:`_StateCheck`),
+so the store is never read back.
 
 The head pointer moves to the snapshot's block only after all checks
 pass. A caller imports into a scratch directory and renames it into place,
@@ -22,9 +24,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import rlp
-from eth.db.trie import _make_trie_root_and_nodes
+from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
-from rlp.sedes import big_endian_int
 
 from node.chain.chain import initialize_store
 from node.chain.genesis import parse_genesis
@@ -34,29 +35,38 @@ from node.consensus.validators import ValidatorTracker
 from node.errors import BlockValidationError
 from node.shelter import errors
 from node.shelter.errors import ShelterRejected
-from node.shelter.snapshot import SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotInfo, walk_state
+from node.shelter.snapshot import ACCOUNT_NODE, CODE, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotInfo, trie_references
+from node.shelter.trie import RLPFormatError, encode_bytes, encode_list, list_items, ordered_trie_root
 from node.store import schema
 from node.store.backend import KeyValueBackend
 
 logger = logging.getLogger(__name__)
 
-_LOOKUP = rlp.sedes.List([big_endian_int, big_endian_int])
 #: Bytes of puts gathered before one write batch.
 BATCH_BYTES = 32 * 1024 * 1024
 
 
-def _encoded_items(raw_list: bytes) -> list[bytes]:
+def _encoded_items(number: int, what: str, raw_list: bytes) -> list[bytes]:
     """Consensus encodings of a body's transactions or a block's receipts.
 
     Typed items are stored as byte strings (type byte + RLP payload), legacy
     ones as RLP lists; the trie and the hashes use the encoded bytes.
     """
-    return [item if isinstance(item, bytes) else rlp.encode(item) for item in rlp.decode(raw_list)]
+    try:
+        return list_items(raw_list)
+    except (RLPFormatError, IndexError) as error:
+        raise ShelterRejected(errors.SNAPSHOT_INVALID, f"block {number}: the {what} are not an RLP list: {error}") from None
 
 
 def _receipt_logs(encoded: bytes) -> list[Any]:
+    """The logs of a receipt in consensus encoding, decoded: [address, topics, data] each."""
     payload = encoded[1:] if encoded[0] < 0x80 else encoded
-    return rlp.decode(payload)[3]
+    # A receipt is [status, cumulative gas, bloom, logs]; only the logs need decoding.
+    return rlp.decode(list_items(payload)[3])
+
+
+def _quantity(value: int) -> bytes:
+    return encode_bytes(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
 class _Writer:
@@ -78,6 +88,43 @@ class _Writer:
         self.size = 0
 
 
+class _StateCheck:
+    """Checks state entries as they stream in: each must be referenced before it arrives, none may be missing.
+
+    The snapshot writer (:func:`node.shelter.snapshot.walk_state`) emits
+    every entry after the entry or root that refers to it, so an entry
+    nobody referred to yet is unreachable from the state root, and a
+    reference still open at the end is a missing entry. ``seen`` keeps every
+    hash, like the writer's walk, so an entry that several tries share
+    arrives once: about 100 bytes of memory per entry.
+    """
+
+    def __init__(self, state_root: bytes) -> None:
+        self.expected: dict[bytes, int] = {} if state_root == BLANK_ROOT_HASH else {state_root: ACCOUNT_NODE}
+        self.seen: set[bytes] = set()
+
+    def add(self, key: bytes, value: bytes) -> None:
+        kind = self.expected.pop(key, None)
+        if kind is None:
+            reason = "appears twice" if key in self.seen else "is not reachable from the state root through the entries before it"
+            raise ShelterRejected(errors.STATE_ROOT_MISMATCH, f"state entry 0x{key.hex()} {reason}")
+        self.seen.add(key)
+        if kind == CODE:
+            return
+        for reference, reference_kind in trie_references(value, kind):
+            if reference not in self.seen and reference not in self.expected:
+                self.expected[reference] = reference_kind
+
+    def finish(self, number: int) -> None:
+        if self.expected:
+            missing = next(iter(self.expected))
+            raise ShelterRejected(
+                errors.STATE_ROOT_MISMATCH,
+                f"state at block {number}: {len(self.expected)} entries reachable from the state root are missing, "
+                f"e.g. 0x{missing.hex()}",
+            )
+
+
 class SnapshotImporter:
     """Consumes snapshot records (decoded msgpack arrays) and writes them into ``backend``."""
 
@@ -90,6 +137,7 @@ class SnapshotImporter:
         self.parent: KuraHeader | None = None
         self.blocks = 0
         self.state_entries = 0
+        self.state_check: _StateCheck | None = None
         self.finished = False
 
     def feed(self, records: Iterable[Any]) -> None:
@@ -107,8 +155,12 @@ class SnapshotImporter:
         elif kind == "block":
             self._block(record[1], record[2], record[3], record[4])
         elif kind == "state":
+            assert self.state_check is not None
+            prefix = schema.state_prefix()
             for value in record[1]:
-                self.writer.put(schema.state_prefix() + keccak(value), value)
+                key = keccak(value)
+                self.state_check.add(key, value)
+                self.writer.put(prefix + key, value)
             self.state_entries += len(record[1])
         elif kind == "end":
             self._end(record[1])
@@ -132,6 +184,7 @@ class SnapshotImporter:
                 expected=(self.expected.height, self.expected.block_hash.hex()),
             )
         self.info = info
+        self.state_check = _StateCheck(info.state_root)
         genesis_header = initialize_store(self.backend, parse_genesis(json.loads(info.genesis)))
         self.tracker = ValidatorTracker(self._recent_header, genesis_header)
         self.parent = None
@@ -167,8 +220,8 @@ class SnapshotImporter:
             except BlockValidationError as error:
                 raise ShelterRejected(errors.SEAL_INVALID, f"block {number}: {error.message}") from None
             self.tracker.snapshot(header)
-        transactions = _encoded_items(body_raw)
-        receipts = _encoded_items(receipts_raw)
+        transactions = _encoded_items(number, "transactions", body_raw)
+        receipts = _encoded_items(number, "receipts", receipts_raw)
         self._check_root(number, "transaction root", transactions, header.transaction_root)
         self._check_root(number, "receipt root", receipts, header.receipt_root)
 
@@ -178,7 +231,7 @@ class SnapshotImporter:
 
     @staticmethod
     def _check_root(number: int, what: str, items: list[bytes], expected: bytes) -> None:
-        root, _nodes = _make_trie_root_and_nodes(tuple(items))
+        root = ordered_trie_root(items)
         if root != expected:
             raise ShelterRejected(
                 errors.SNAPSHOT_INVALID, f"block {number}: {what} mismatch", got=root.hex(), expected=expected.hex()
@@ -203,7 +256,7 @@ class SnapshotImporter:
         put(schema.canonical_key(number), block_hash)
         put(schema.number_key(block_hash), number.to_bytes(8, "big"))
         for index, encoded in enumerate(transactions):
-            put(schema.tx_lookup_key(keccak(encoded)), rlp.encode([number, index], sedes=_LOOKUP))
+            put(schema.tx_lookup_key(keccak(encoded)), encode_list(_quantity(number) + _quantity(index)))
         for encoded in receipts:
             for address, topics, _data in _receipt_logs(encoded):
                 put(schema.log_address_key(address, number), b"")
@@ -228,22 +281,9 @@ class SnapshotImporter:
                 got=head.hash.hex(),
                 expected=info.block_hash.hex(),
             )
+        assert self.state_check is not None
+        self.state_check.finish(head.block_number)
         self.writer.flush()
-
-        prefix = schema.state_prefix()
-        reachable = 0
-        try:
-            for _value in walk_state(lambda key: self.backend.get(prefix + key), head.state_root):
-                reachable += 1
-        except ShelterRejected as error:
-            raise ShelterRejected(errors.STATE_ROOT_MISMATCH, f"state at block {head.block_number}: {error.message}") from None
-        if reachable != self.state_entries:
-            raise ShelterRejected(
-                errors.STATE_ROOT_MISMATCH,
-                "the snapshot holds state entries not reachable from the state root",
-                got=self.state_entries,
-                expected=reachable,
-            )
         self.backend.write_batch({schema.meta_key("head"): head.hash})
         self.finished = True
         logger.info("snapshot imported height=%d hash=0x%s", head.block_number, head.hash.hex())

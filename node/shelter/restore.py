@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class RestoreReport:
     fragments_used: list[int]
     rejected: dict[str, str] = field(default_factory=dict)
     failed_sites: dict[str, str] = field(default_factory=dict)
+    #: Wall-clock seconds per step: manifest, fetch, import, anchor, place.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def unlock_private_key(config: ShelterConfig, request_key_path: Path, share_paths: Sequence[Path]) -> PrivateKey:
@@ -236,6 +239,15 @@ def restore(
         if data_dir.exists() and any(data_dir.iterdir()):
             raise ShelterError(f"the data directory {data_dir} is not empty; restore only into a new directory")
     sites = config.sites()
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal started
+        now = time.monotonic()
+        seconds[step] = now - started
+        started = now
+
     with tempfile.TemporaryDirectory(prefix="kura-restore-", dir=work_dir) as scratch_name:
         scratch = Path(scratch_name)
 
@@ -244,30 +256,40 @@ def restore(
         manifest = choose_manifest(manifests, shelter_id, failed)
         check_manifest(manifest)
         logger.info("shelter restore started shelter=%s height=%d", manifest.shelter_id_hex, manifest.height)
+        lap("manifest")
 
         # Fetch k good fragments, then decode, decrypt, decompress and import.
         fragments, rejected = fetch_fragments(sites, manifest, scratch, failed)
+        lap("fetch")
         restored = scratch / "restored"
         import_fragments(manifest, fragments, restored / "chaindata")
         for path in fragments.values():
             path.unlink()
+        lap("import")
 
         # The restored chain proves the anchor; only then is anything moved into place.
         if manifest.anchor is not None or not allow_unanchored:
             check_anchor(manifest, config, restored / "chaindata", rpc_url)
         else:
             logger.warning("shelter restored without an anchor check shelter=%s", manifest.shelter_id_hex)
-        for data_dir in data_dirs:
+        lap("anchor")
+        for position, data_dir in enumerate(data_dirs):
             data_dir.parent.mkdir(parents=True, exist_ok=True)
             if data_dir.exists():
                 data_dir.rmdir()
-            shutil.copytree(restored, data_dir)
+            if position == len(data_dirs) - 1:
+                # The last directory takes the scratch copy itself: a rename on the same file system.
+                shutil.move(restored, data_dir)
+            else:
+                shutil.copytree(restored, data_dir)
+        lap("place")
     save_catalog(config.catalog_dir, manifest.catalog())
     logger.info(
-        "shelter restored shelter=%s height=%d hash=0x%s into=%d dir(s)",
+        "shelter restored shelter=%s height=%d hash=0x%s into=%d dir(s) seconds=%.1f",
         manifest.shelter_id_hex,
         manifest.height,
         manifest.block_hash.hex(),
         len(data_dirs),
+        sum(seconds.values()),
     )
-    return RestoreReport(manifest, sorted(fragments), rejected, failed)
+    return RestoreReport(manifest, sorted(fragments), rejected, failed, seconds)

@@ -30,6 +30,7 @@ from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 
 from node.shelter import errors
 from node.shelter.errors import ShelterRejected
+from node.shelter.trie import RLPFormatError, list_items
 from node.store import schema
 from node.store.backend import KeyValueBackend
 
@@ -61,31 +62,36 @@ class SnapshotInfo:
         return cls(record["chain_id"], record["height"], record["block_hash"], record["state_root"], record["genesis"])
 
 
+#: Kinds of state entry that a trie node refers to.
+ACCOUNT_NODE = 0
+STORAGE_NODE = 1
+CODE = 2
+
+
 def walk_state(get: Callable[[bytes], bytes | None], state_root: bytes) -> Iterator[bytes]:
     """Yield every stored trie node and contract code reachable from ``state_root``, depth first.
 
     ``get`` reads a value by its Keccak-256 key. Nodes shorter than 32 bytes
     are embedded in their parent and not stored separately, as in py-trie.
+    Every entry comes after an entry (or the root) that refers to it, which
+    :class:`node.shelter.importer.SnapshotImporter` relies on.
     Raises ShelterRejected(snapshot_invalid) when a reachable node is missing.
     """
     seen: set[bytes] = set()
-    pending: list[tuple[bytes, bool]] = [] if state_root == BLANK_ROOT_HASH else [(state_root, True)]
+    pending: list[tuple[bytes, int]] = [] if state_root == BLANK_ROOT_HASH else [(state_root, ACCOUNT_NODE)]
     while pending:
-        node_hash, is_account_trie = pending.pop()
+        node_hash, kind = pending.pop()
         if node_hash in seen:
             continue
         seen.add(node_hash)
         raw = _get_required(get, node_hash, "trie node")
         yield raw
-        for leaf in _walk_node(rlp.decode(raw), pending, is_account_trie):
-            if not is_account_trie:
-                continue
-            _nonce, _balance, storage_root, code_hash = rlp.decode(leaf)
-            if storage_root != BLANK_ROOT_HASH:
-                pending.append((storage_root, False))
-            if code_hash != EMPTY_SHA3 and code_hash not in seen:
-                seen.add(code_hash)
-                yield _get_required(get, code_hash, "contract code")
+        for reference, reference_kind in trie_references(raw, kind):
+            if reference_kind != CODE:
+                pending.append((reference, reference_kind))
+            elif reference not in seen:
+                seen.add(reference)
+                yield _get_required(get, reference, "contract code")
 
 
 def _get_required(get: Callable[[bytes], bytes | None], key: bytes, what: str) -> bytes:
@@ -95,26 +101,48 @@ def _get_required(get: Callable[[bytes], bytes | None], key: bytes, what: str) -
     return value
 
 
-def _walk_node(node: Any, pending: list[tuple[bytes, bool]], is_account_trie: bool) -> Iterator[bytes]:
-    """Queue the hashed children of a decoded node, recurse into embedded ones, yield leaf values."""
-    if len(node) == 17:
-        for child in node[:16]:
-            yield from _walk_child(child, pending, is_account_trie)
-        if node[16]:
-            yield node[16]
-    elif len(node) == 2:
+def trie_references(raw: bytes, kind: int) -> list[tuple[bytes, int]]:
+    """The stored entries that trie node ``raw`` refers to, each with its kind, in the node's order.
+
+    ``kind`` says which trie the node belongs to. Hashed children keep it;
+    an account leaf adds its storage root (STORAGE_NODE) and code hash
+    (CODE) unless they are empty. Raises ShelterRejected(snapshot_invalid)
+    if ``raw`` is not an RLP trie node.
+    """
+    references: list[tuple[bytes, int]] = []
+    try:
+        _node_references(raw, kind, references)
+    except (ValueError, IndexError) as error:
+        raise ShelterRejected(errors.SNAPSHOT_INVALID, f"a state trie node is not valid RLP: {error}") from None
+    return references
+
+
+def _node_references(raw: bytes, kind: int, references: list[tuple[bytes, int]]) -> None:
+    items = list_items(raw)
+    if len(items) == 17:
+        children = items[:16]
+        value = items[16]
+    elif len(items) == 2:
         # Hex-prefix encoding: a first nibble of 2 or 3 marks a leaf, 0 or 1 an extension.
-        if node[0][0] >> 4 >= 2:
-            yield node[1]
+        if items[0][0] >> 4 >= 2:
+            children, value = [], items[1]
         else:
-            yield from _walk_child(node[1], pending, is_account_trie)
+            children, value = [items[1]], b""
+    else:
+        raise RLPFormatError(f"a trie node has 2 or 17 items, got {len(items)}")
 
-
-def _walk_child(child: Any, pending: list[tuple[bytes, bool]], is_account_trie: bool) -> Iterator[bytes]:
-    if isinstance(child, list):
-        yield from _walk_node(child, pending, is_account_trie)
-    elif len(child) == 32:
-        pending.append((child, is_account_trie))
+    for child in children:
+        # list_items returns an embedded node whole (it starts with a list prefix) and a hash as its 32 bytes.
+        if len(child) == 32:
+            references.append((child, kind))
+        elif child and child[0] >= 0xC0:
+            _node_references(child, kind, references)
+    if value and kind == ACCOUNT_NODE:
+        _nonce, _balance, storage_root, code_hash = list_items(value)
+        if storage_root != BLANK_ROOT_HASH:
+            references.append((storage_root, STORAGE_NODE))
+        if code_hash != EMPTY_SHA3:
+            references.append((code_hash, CODE))
 
 
 def write_snapshot(backend: KeyValueBackend, height: int, emit: Callable[[bytes], None]) -> SnapshotInfo:
