@@ -357,7 +357,7 @@ def _add_rpc_limit_options(sub: argparse.ArgumentParser) -> None:
         "--rpc-rate-limit",
         type=_non_negative_float,
         default=defaults.rate_limit,
-        help=_("JSON-RPC requests per second allowed per client address; 0 for no limit (default 1000)"),
+        help=_("JSON-RPC requests per second allowed per client address; 0 for no limit (default 10000)"),
     )
 
 

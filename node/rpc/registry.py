@@ -36,7 +36,7 @@ class RpcLimits:
     #: Seconds one eth_call or eth_estimateGas may run, or 0 for no cap (geth's --rpc.evmtimeout, default 5 s).
     call_timeout: float = 5.0
     #: HTTP requests and WebSocket messages allowed per second per client address, or 0 for no limit.
-    rate_limit: float = 1_000.0
+    rate_limit: float = 10_000.0
     #: Origins browsers may call from (CORS and the WebSocket Origin header). Empty allows none and "*" allows all.
     cors_origins: tuple[str, ...] = ()
     #: Host header names accepted on JSON-RPC requests, or "*" for any (geth's --http.vhosts).
