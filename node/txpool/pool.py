@@ -283,5 +283,7 @@ class TxPool:
                     self._by_hash.pop(slots.pop(stale).tx.hash, None)
                 if not slots:
                     del self._by_sender[sender]
-                elif nonce in slots:
-                    self.has_pending.set()
+            # Transactions a block left out (its build deadline passed) are
+            # still executable: wake the producer for them too.
+            if any(accounts.nonce(sender) in slots for sender, slots in self._by_sender.items()):
+                self.has_pending.set()

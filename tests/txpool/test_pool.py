@@ -153,3 +153,18 @@ def test_pending_nonce_counts_pooled_run(tmp_path: Path) -> None:
     pool.add_raw(raw(transfer(0, 1)))
     pool.add_raw(raw(transfer(0, 3)))
     assert pool.pending_nonce(transfer(0, 0).sender, 0) == 2
+
+
+def test_left_out_transactions_wake_producer(tmp_path: Path) -> None:
+    chain, pool = make_pool(tmp_path)
+    for sender in range(3):
+        pool.add_raw(raw(transfer(sender, 0)))
+    pending = pool.pending(chain.head.base_fee_per_gas)
+    assert not pool.has_pending.is_set()
+
+    # The block's build deadline passed after the first transaction.
+    executed = seal_and_commit(chain, pending[:1])
+    pool.on_block(executed.transactions, executed.rejected)
+
+    assert pool.has_pending.is_set()
+    assert len(pool.pending(chain.head.base_fee_per_gas)) == 2
