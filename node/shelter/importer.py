@@ -58,11 +58,15 @@ def _encoded_items(number: int, what: str, raw_list: bytes) -> list[bytes]:
         raise ShelterRejected(errors.SNAPSHOT_INVALID, f"block {number}: the {what} are not an RLP list: {error}") from None
 
 
-def _receipt_logs(encoded: bytes) -> list[Any]:
-    """The logs of a receipt in consensus encoding, decoded: [address, topics, data] each."""
+def _receipt_logs(encoded: bytes) -> list[tuple[bytes, list[bytes]]]:
+    """The (address, topics) of each log of a receipt in consensus encoding."""
     payload = encoded[1:] if encoded[0] < 0x80 else encoded
-    # A receipt is [status, cumulative gas, bloom, logs]; only the logs need decoding.
-    return rlp.decode(list_items(payload)[3])
+    # A receipt is [status, cumulative gas, bloom, logs], and a log is [address, topics, data].
+    logs = []
+    for log in list_items(list_items(payload)[3]):
+        address, topics, _data = list_items(log)
+        logs.append((address, list_items(topics)))
+    return logs
 
 
 def _quantity(value: int) -> bytes:
@@ -258,7 +262,7 @@ class SnapshotImporter:
         for index, encoded in enumerate(transactions):
             put(schema.tx_lookup_key(keccak(encoded)), encode_list(_quantity(number) + _quantity(index)))
         for encoded in receipts:
-            for address, topics, _data in _receipt_logs(encoded):
+            for address, topics in _receipt_logs(encoded):
                 put(schema.log_address_key(address, number), b"")
                 for topic in topics:
                     put(schema.log_topic_key(topic.rjust(32, b"\x00"), number), b"")

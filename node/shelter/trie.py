@@ -79,12 +79,29 @@ def list_items(data: bytes) -> list[bytes]:
     start, end, is_list = _item_bounds(data, 0, len(data))
     if not is_list or end != len(data):
         raise RLPFormatError(f"expected one RLP list of {len(data)} bytes")
-    items = []
+    items: list[bytes] = []
+    append = items.append
     offset = start
+    # The short forms are spelled out here because this loop runs for every trie node of a restore.
     while offset < end:
-        payload, item_end, item_is_list = _item_bounds(data, offset, end)
-        items.append(data[offset:item_end] if item_is_list else data[payload:item_end])
-        offset = item_end
+        prefix = data[offset]
+        if prefix < 0x80:
+            append(data[offset : offset + 1])
+            offset += 1
+        elif prefix < 0xB8:
+            following = offset + 1 + prefix - 0x80
+            append(data[offset + 1 : following])
+            offset = following
+        elif 0xC0 <= prefix < 0xF8:
+            following = offset + 1 + prefix - 0xC0
+            append(data[offset:following])
+            offset = following
+        else:
+            payload, following, item_is_list = _item_bounds(data, offset, end)
+            append(data[offset:following] if item_is_list else data[payload:following])
+            offset = following
+    if offset != end:
+        raise RLPFormatError(f"the last RLP item ends at byte {offset}, past the end of its list at {end}")
     return items
 
 
