@@ -25,6 +25,7 @@ from eth.abc import BlockAPI
 from eth.constants import EMPTY_SHA256
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
+from eth.vm.forks.prague.state import PragueState
 
 from node.chain import evm_caches
 from node.chain.header import KuraBlock
@@ -42,8 +43,21 @@ evm_caches.install()
 EMPTY_REQUESTS_HASH = EMPTY_SHA256
 
 
+class KuraState(PragueState):
+    def set_system_contracts(self) -> None:
+        """Skip py-evm's system-contract check on every state object.
+
+        py-evm 0.12.1b1 rewrites the EIP-4788 and EIP-2935 contract code
+        only where that exact code is already present (its condition is
+        negated twice), so the check never changes state; it only costs two
+        account reads per state object, a fifth of a simple ``eth_call``.
+        Kura's genesis writes the EIP-2935 contract itself.
+        """
+
+
 class KuraVM(PragueVM):
     block_class = KuraBlock
+    _state_class = KuraState
 
     def block_postprocessing(self, block: BlockAPI) -> BlockAPI:
         return block.copy(header=block.header.copy(requests_hash=EMPTY_REQUESTS_HASH))

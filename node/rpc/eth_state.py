@@ -130,6 +130,20 @@ class CallCache:
 CALL_CACHE = CallCache()
 
 
+_ZERO_FEE_HEADERS: dict[bytes, KuraHeader] = {}
+
+
+def _without_base_fee(header: KuraHeader) -> KuraHeader:
+    """``header`` with a zero base fee, kept for the few newest headers (calls mostly target the head)."""
+    copy = _ZERO_FEE_HEADERS.get(header.hash)
+    if copy is None:
+        if len(_ZERO_FEE_HEADERS) >= 8:
+            _ZERO_FEE_HEADERS.clear()
+        copy = header.copy(base_fee_per_gas=0)
+        _ZERO_FEE_HEADERS[header.hash] = copy
+    return copy
+
+
 def simulate(
     ctx: RpcContext, fields: dict[str, Any], header: KuraHeader, gas: int, *, message_only: bool = False
 ) -> CallOutcome:
@@ -149,7 +163,7 @@ def simulate(
     chain = ctx.chain
     max_fee = fields["max_fee"] if fields["max_fee"] is not None else fields["gas_price"]
     if max_fee is None:
-        header = header.copy(base_fee_per_gas=0)
+        header = _without_base_fee(header)
         max_fee = 0
     max_tip = fields["max_tip"] if fields["max_tip"] is not None else min(max_fee, max_fee - header.base_fee_per_gas)
 
