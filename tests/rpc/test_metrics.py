@@ -158,3 +158,33 @@ def test_lone_follower_not_ready(follower: NodeProcess) -> None:
     assert body["ready"] is False
     assert body["reason"] == "no peers"
     assert body["peers"] == 0
+
+
+def _readiness(height: int, peer_heads: list[int] | None, lone_validator: bool) -> dict[str, object]:
+    """Run Node.readiness on a stand-in node with the given head, peer heads and engine."""
+    from types import SimpleNamespace
+
+    from node.service import Node
+
+    network = (
+        None
+        if peer_heads is None
+        else SimpleNamespace(peers={bytes([i]): SimpleNamespace(head_number=head) for i, head in enumerate(peer_heads)})
+    )
+    node = SimpleNamespace(
+        chain=SimpleNamespace(head=SimpleNamespace(block_number=height)),
+        network=network,
+        engine=object() if lone_validator else None,
+    )
+    return vars(Node.readiness(node))  # type: ignore[arg-type]
+
+
+def test_readiness_rules() -> None:
+    assert _readiness(10, None, lone_validator=True)["reason"] == "ok"
+    assert _readiness(10, None, lone_validator=False)["reason"] == "no peers"
+    assert _readiness(10, [], lone_validator=False)["reason"] == "no peers"
+    assert _readiness(10, [11, 12], lone_validator=False)["reason"] == "ok"
+    syncing = _readiness(10, [11, 13], lone_validator=False)
+    assert syncing["reason"] == "syncing"
+    assert syncing["ready"] is False
+    assert syncing["peers"] == 2
