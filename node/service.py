@@ -169,6 +169,8 @@ class Node:
             votes=self.votes if options.validator_key is not None else None,
             subscriptions=self.subscriptions,
             jwt_secret=load_secret(options.jwt_secret_file) if options.jwt_secret_file else None,
+            peer_count=lambda: len(self.network.peers) if self.network is not None else 0,
+            sync_status=self.bridge.sync_status,
             account_allowlist=self.accounts_allowlist,
             node_allowlist=self.nodes_allowlist,
         )

@@ -98,6 +98,8 @@ class NetworkBridge(Handler):
         #: Called on the core thread after a block from a peer is committed.
         self.on_imported: Callable[[KuraHeader], None] | None = None
         self._syncing_from: bytes | None = None
+        self._sync_start = 0
+        self._sync_target = 0
 
     # Handler
 
@@ -135,6 +137,13 @@ class NetworkBridge(Handler):
         elif isinstance(message, wire.Status):
             self._maybe_sync(peer)
 
+    def sync_status(self) -> tuple[int, int, int] | None:
+        """(starting, current, highest) block while behind a peer, as eth_syncing reports it."""
+        head = self.chain.head.block_number
+        if self._sync_target <= head:
+            return None
+        return self._sync_start, head, self._sync_target
+
     # Gossip out
 
     def gossip_transactions(self, raw: list[bytes]) -> None:
@@ -153,6 +162,9 @@ class NetworkBridge(Handler):
             return
         head = self.chain.head.block_number
         if peer.head_number > head:
+            if self._sync_target <= head:
+                self._sync_start = head
+            self._sync_target = max(self._sync_target, peer.head_number)
             self._syncing_from = peer.address
             count = min(wire.MAX_BLOCKS_PER_MESSAGE, peer.head_number - head)
             logger.info("syncing from peer peer=0x%s from=%d to=%d", peer.address.hex(), head + 1, peer.head_number)

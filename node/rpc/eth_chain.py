@@ -41,9 +41,13 @@ def block_number(ctx: RpcContext, params: list[Any]) -> str:
 
 
 @method("eth_syncing")
-def syncing(ctx: RpcContext, params: list[Any]) -> bool:
+def syncing(ctx: RpcContext, params: list[Any]) -> bool | dict[str, str]:
     p.expect(params, 0, 0)
-    return False
+    status = ctx.sync_status()
+    if status is None:
+        return False
+    starting, current, highest = status
+    return {"startingBlock": hex_int(starting), "currentBlock": hex_int(current), "highestBlock": hex_int(highest)}
 
 
 def suggested_tip(ctx: RpcContext) -> int:

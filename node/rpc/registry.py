@@ -63,6 +63,10 @@ class RpcContext:
     node_allowlist: Allowlist | None = None
     #: Where call durations and errors are counted, or None to count nothing.
     metrics: NodeMetrics | None = None
+    #: Connected peers; a node without a network has none.
+    peer_count: Callable[[], int] = lambda: 0
+    #: (starting, current, highest) block while syncing from a peer, else None.
+    sync_status: Callable[[], tuple[int, int, int] | None] = lambda: None
 
 
 def method(name: str, *, blocking: bool = False) -> Callable[[Handler], Handler]:

@@ -38,6 +38,4 @@ def net_listening(ctx: RpcContext, params: list[Any]) -> bool:
 @method("net_peerCount")
 def net_peer_count(ctx: RpcContext, params: list[Any]) -> str:
     p.expect(params, 0, 0)
-    # TODO: report connected peers once the peer-to-peer transport exists;
-    # a single-validator node has none.
-    return "0x0"
+    return hex(ctx.peer_count())

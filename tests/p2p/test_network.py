@@ -46,6 +46,8 @@ def test_rpc_node_follows_validator(tmp_path: Path) -> None:
         on_validator = rpc(validator.url, "eth_getTransactionReceipt", [tx_hash])["result"]
         on_follower = rpc(follower.url, "eth_getTransactionReceipt", [tx_hash])["result"]
         assert on_validator["blockHash"] == on_follower["blockHash"]
+        assert rpc(follower.url, "net_peerCount")["result"] == "0x1"
+        assert rpc(follower.url, "eth_syncing")["result"] is False
 
         number = on_follower["blockNumber"]
         validator_block = rpc(validator.url, "eth_getBlockByNumber", [number, False])["result"]
