@@ -21,12 +21,12 @@ Encryption comes before coding: every fragment holds only ciphertext or
 linear combinations of ciphertext, so no set of fragments reveals anything
 without the data key, which exists only inside the sealed manifest.
 
-Both directions run on two threads. Encoding compresses and encrypts on the
-caller's thread (which also builds the snapshot) while a worker thread
-erasure-codes, hashes and writes. Decoding reads, erasure-decodes, decrypts
-and decompresses on a worker while the caller imports. zfec, hashlib, zstd
-and file I/O release the GIL, so the threads overlap on two cores; AES-GCM
-in ``cryptography`` 50 holds it.
+Both directions use threads. Encoding compresses and encrypts on the
+caller's thread (which also builds the snapshot), erasure-codes on a worker
+and hashes and writes each fragment on a thread of its own. Decoding reads,
+erasure-decodes, decrypts and decompresses on a worker while the caller
+imports. zfec, hashlib, zstd and file I/O release the GIL, so the threads
+run in parallel on the free cores; AES-GCM in ``cryptography`` 50 holds it.
 """
 
 from __future__ import annotations
@@ -96,10 +96,10 @@ class _Pieces:
     """Byte pieces of a stream, cut into equal parts with one join per run of parts."""
 
     def __init__(self) -> None:
-        self.pieces: list[bytes] = []
+        self.pieces: list[bytes | memoryview] = []
         self.size = 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | memoryview) -> None:
         if data:
             self.pieces.append(data)
             self.size += len(data)
@@ -131,9 +131,11 @@ class _Worker(threading.Thread):
     caller never blocks on it.
     """
 
-    def __init__(self, name: str, handle: Callable[[bytes], None], finish: Callable[[], None]) -> None:
+    def __init__(
+        self, name: str, handle: Callable[[bytes | memoryview], None], finish: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(name=name, daemon=True)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(QUEUE_DEPTH)
         self._handle = handle
         self._finish = finish
         self._aborted = False
@@ -146,13 +148,13 @@ class _Worker(threading.Thread):
                     self._handle(item)
                 except BaseException as error:  # handed to the caller's thread by put() and close()
                     self.error = error
-        if self.error is None and not self._aborted:
+        if self.error is None and not self._aborted and self._finish is not None:
             try:
                 self._finish()
             except BaseException as error:
                 self.error = error
 
-    def put(self, item: bytes) -> None:
+    def put(self, item: bytes | memoryview) -> None:
         self._raise()
         self._queue.put(item)
 
@@ -206,10 +208,14 @@ class FragmentEncoder:
         self.plaintext_length = 0
         self.compressed_length = 0
         self.ciphertext_length = 0
+        # Threads: the caller compresses and encrypts, one worker erasure-codes, and one writer per
+        # fragment hashes and writes it, so the work spreads over the cores that are free.
+        self._writers = [_Worker(f"shelter-write-{index}", self._writer_of(index)) for index in range(n)]
+        self._coder = _Worker("shelter-code", self._code_ciphertext, self._code_last_stripe)
+        for thread in (*self._writers, self._coder):
+            thread.start()
         for index, tag in enumerate(tags):
             self._emit(index, tag)
-        self._worker = _Worker("shelter-encode", self._code_ciphertext, self._code_last_stripe)
-        self._worker.start()
 
     def __enter__(self) -> FragmentEncoder:
         return self
@@ -217,12 +223,22 @@ class FragmentEncoder:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        # After finish() the worker has stopped; otherwise the fragments are incomplete anyway.
-        self._worker.abort()
+        # After finish() the threads have stopped; otherwise the fragments are incomplete anyway.
+        self._coder.abort()
+        for writer in self._writers:
+            writer.abort()
+
+    def _writer_of(self, index: int) -> Callable[[bytes | memoryview], None]:
+        output, digest = self._outputs[index], self._hashes[index]
+
+        def write(data: bytes | memoryview) -> None:
+            output.write(data)
+            digest.update(data)
+
+        return write
 
     def _emit(self, index: int, data: bytes | memoryview) -> None:
-        self._outputs[index].write(data)
-        self._hashes[index].update(data)
+        self._writers[index].put(data)
 
     def write(self, data: bytes) -> None:
         self.plaintext_length += len(data)
@@ -242,11 +258,11 @@ class FragmentEncoder:
         sealed = self._aead.encrypt(chunk_nonce(counter), plaintext, chunk_associated_data(self.shelter_id, counter, last))
         self._counter += 1
         self.ciphertext_length += len(sealed)
-        self._worker.put(sealed)
+        self._coder.put(sealed)
 
-    # The worker thread: erasure-code, hash and write.
+    # The coder thread: erasure-code and hand each block to its fragment's writer.
 
-    def _code_ciphertext(self, sealed: bytes) -> None:
+    def _code_ciphertext(self, sealed: bytes | memoryview) -> None:
         self._ciphertext.add(sealed)
         for stripe in self._ciphertext.take(self.k * BLOCK_SIZE):
             self._code_stripe(stripe)
@@ -272,7 +288,9 @@ class FragmentEncoder:
     def finish(self) -> EncodeResult:
         self._take_compressed(self._compressor.compress(self._input.take_all()) + self._compressor.flush())
         self._encrypt_chunk(self._compressed.take_all(), last=True)
-        self._worker.close()
+        self._coder.close()
+        for writer in self._writers:
+            writer.close()
         return EncodeResult(
             plaintext_length=self.plaintext_length,
             compressed_length=self.compressed_length,

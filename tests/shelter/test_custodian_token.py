@@ -190,6 +190,33 @@ def test_other_token_key_rejected(tokens: Tokens, token_keys: Path, tmp_path: Pa
     assert not out.exists()
 
 
+def test_module_path_override(tokens: Tokens, token_keys: Path, tmp_path: Path) -> None:
+    # The offline machine keeps the module elsewhere than the machine that ran keygen.
+    moved = tmp_path / "keys"
+    shutil.copytree(token_keys, moved)
+    document = json.loads((moved / "custodian-4.json").read_text())
+    document["token"]["module_path"] = "/opt/elsewhere/libsofthsm2.so"
+    (moved / "custodian-4.json").write_text(json.dumps(document))
+    new_request(moved, tmp_path)
+
+    result, out = unseal_with_token(tokens, moved, tmp_path, 4)
+    assert result.returncode == 1
+    assert "/opt/elsewhere/libsofthsm2.so" in result.stderr
+    assert not out.exists()
+
+    overridden = run_kura(
+        tokens,
+        "custodian", "unseal-share",
+        "--share", str(moved / "custodian-4.json"),
+        "--request", str(tmp_path / "restore-request.json"),
+        "--out", str(out),
+        "--pin-file", str(tokens.pin_file(4)),
+        "--pkcs11-module", tokens.module,
+    )  # fmt: skip
+    assert overridden.returncode == 0, overridden.stderr
+    assert out.exists()
+
+
 def test_keygen_with_wrong_pin_writes_nothing(tokens: Tokens, tmp_path: Path) -> None:
     out = tmp_path / "keys"
     passphrase_file = tmp_path / "passphrase.txt"
