@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,22 +75,54 @@ def _quantity(value: int) -> bytes:
 
 
 class _Writer:
+    """Gathers puts into batches of BATCH_BYTES and writes each batch on a background thread.
+
+    plyvel releases the GIL while LevelDB writes, so the write of one batch
+    overlaps the checks that fill the next. At most one write runs at a time.
+    """
+
     def __init__(self, backend: KeyValueBackend) -> None:
         self.backend = backend
         self.puts: dict[bytes, bytes] = {}
         self.size = 0
+        self._writing: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def put(self, key: bytes, value: bytes) -> None:
         self.puts[key] = value
         self.size += len(key) + len(value)
         if self.size >= BATCH_BYTES:
-            self.flush()
+            self._start_write()
 
-    def flush(self) -> None:
-        if self.puts:
-            self.backend.write_batch(self.puts)
+    def _start_write(self) -> None:
+        batch = self.puts
         self.puts = {}
         self.size = 0
+        self.wait()
+
+        def write() -> None:
+            try:
+                self.backend.write_batch(batch)
+            except BaseException as error:  # raised on the importer's thread by wait()
+                self._error = error
+
+        self._writing = threading.Thread(target=write, name="shelter-import-write", daemon=True)
+        self._writing.start()
+
+    def wait(self) -> None:
+        """Wait for the write in progress; raise its error, if any."""
+        if self._writing is not None:
+            self._writing.join()
+            self._writing = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def flush(self) -> None:
+        """Write every put; when this returns, all of them are in the store."""
+        if self.puts:
+            self._start_write()
+        self.wait()
 
 
 class _StateCheck:
@@ -143,6 +176,13 @@ class SnapshotImporter:
         self.state_entries = 0
         self.state_check: _StateCheck | None = None
         self.finished = False
+
+    def close(self) -> None:
+        """Wait for the store write in progress. Call it before closing the backend, also after an error."""
+        try:
+            self.writer.wait()
+        except Exception as error:  # the caller is already handling the error that stopped the import
+            logger.warning("snapshot import write failed after the import stopped error=%s", error)
 
     def feed(self, records: Iterable[Any]) -> None:
         for record in records:

@@ -144,8 +144,8 @@ def check_manifest(manifest: Manifest) -> None:
 def import_fragments(manifest: Manifest, fragments: dict[int, Path], chaindata: Path) -> None:
     """Decode, decrypt, decompress and import the snapshot into a new store at ``chaindata``."""
     backend = LevelDBBackend(chaindata, create=True)
+    importer = SnapshotImporter(backend)
     try:
-        importer = SnapshotImporter(backend)
         unpacker = msgpack.Unpacker(raw=False, max_buffer_size=1 << 31)
 
         def consume(data: bytes) -> None:
@@ -181,6 +181,7 @@ def import_fragments(manifest: Manifest, fragments: dict[int, Path], chaindata: 
                 expected=(manifest.height, manifest.block_hash.hex()),
             )
     finally:
+        importer.close()
         backend.close()
 
 

@@ -285,8 +285,8 @@ def write_snapshot_file(path: Path, shape: LedgerShape, *, seed: int = 1) -> int
 def build_ledger(chaindata: Path, snapshot: Path) -> SnapshotInfo:
     """Import the snapshot file into a new LevelDB store at ``chaindata``, with every check of a restore."""
     backend = LevelDBBackend(chaindata, create=True)
+    importer = SnapshotImporter(backend)
     try:
-        importer = SnapshotImporter(backend)
         unpacker = msgpack.Unpacker(raw=False, max_buffer_size=1 << 31)
         with open(snapshot, "rb") as handle:
             while piece := handle.read(1 << 20):
@@ -295,4 +295,5 @@ def build_ledger(chaindata: Path, snapshot: Path) -> SnapshotInfo:
         assert importer.finished and importer.info is not None
         return importer.info
     finally:
+        importer.close()
         backend.close()
