@@ -42,7 +42,7 @@ def _token_pin(ref, prompt: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def _custodian_sealer(spec: str, index: int):  # type: ignore[no-untyped-def]
-    """A passphrase or a token sealer from one --custodian value: passphrase[:FILE] or a PKCS#11 URI."""
+    """Build a passphrase or a token sealer from one --custodian value: passphrase[:FILE] or a PKCS#11 URI."""
     from node.shelter.custodians import TokenSealer
     from node.shelter.hsm import URI_SCHEME, TokenKeyRef
 

@@ -1,7 +1,7 @@
 """The byte pipeline between a snapshot stream and n equal-size fragments.
 
-Encoding runs four steps on a stream, chunk by chunk, so memory stays at a
-few MiB whatever the snapshot size:
+Encoding runs four steps on a stream, chunk by chunk, so memory stays under
+about 64 MiB whatever the snapshot size:
 
 1. compress with zstd;
 2. encrypt in AES-256-GCM chunks of :data:`CHUNK_SIZE` plaintext bytes
@@ -67,7 +67,7 @@ INPUT_BATCH = 1024 * 1024
 #: slices at 1,190 MB/s of stripe input and whole 1 MiB blocks at 860 MB/s (k=3, n=5, one core
 #: of the machine in docs/benchmarks.md), because the slices stay in the CPU cache.
 CODE_SLICE = 64 * 1024
-#: Items (sealed chunks or decoded stripes) queued between the two threads: bounds memory to a few MiB.
+#: Items of about 1 MiB (sealed chunks, fragment blocks, decoded pieces) queued for each worker thread.
 QUEUE_DEPTH = 8
 
 
@@ -181,8 +181,8 @@ class FragmentEncoder:
     """Streams snapshot bytes into n fragment files.
 
     Call :meth:`write` for the snapshot bytes, then :meth:`finish` once.
-    Use it as a context manager, so the worker thread stops when the
-    snapshot fails halfway.
+    Use it as a context manager, so its threads stop when the snapshot
+    fails halfway.
     """
 
     def __init__(

@@ -91,7 +91,7 @@ class ShareSealer(Protocol):
     """One custodian's way of sealing their share: a passphrase or a key in a PKCS#11 token."""
 
     def seal(self, share: CustodianShare) -> dict[str, Any]:
-        """The custodian file document for ``share``."""
+        """Seal ``share`` into the document of a custodian file."""
         ...
 
 
@@ -117,7 +117,7 @@ def generate_shelter_key(
 ) -> PublicKey:
     """Create the shelter key pair and write ``shelter.pub`` and one file per custodian into ``out``.
 
-    ``sealers`` holds one entry per custodian, in order: a passphrase string
+    ``sealers`` contains one entry per custodian, in order: a passphrase string
     or a :class:`ShareSealer`. The private key never reaches disk in the
     clear: only its wrapped form and the sealed shares of the wrapping key
     are written. Every share is sealed before any file is written, so a
@@ -209,7 +209,7 @@ def seal_custodian_share(share: CustodianShare, passphrase: str) -> dict[str, An
 
 
 def seal_custodian_share_in_token(share: CustodianShare, ref: TokenKeyRef, pin: str) -> dict[str, Any]:
-    """The custodian file for ``share``: the share bytes encrypted by the token's AES key, inside the token."""
+    """Encrypt the share with the token's AES key, inside the token, and return the custodian file document."""
     nonce, ciphertext = encrypt_in_token(ref, pin, share.share, _share_context(share.key_id, share.index))
     return {
         **_file_fields(share),
@@ -220,7 +220,7 @@ def seal_custodian_share_in_token(share: CustodianShare, ref: TokenKeyRef, pin: 
 
 
 def custodian_token(path: Path) -> TokenKeyRef | None:
-    """The token key that seals the share in custodian file ``path``, or None for a passphrase file."""
+    """Return the token key that seals the share in custodian file ``path``, or None for a passphrase file."""
     document = read_json(path, CUSTODIAN_FORMAT)
     if document.get("sealed_with", SEALED_WITH_PASSPHRASE) != SEALED_WITH_PKCS11:
         return None

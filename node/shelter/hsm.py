@@ -1,7 +1,7 @@
 """AES-256-GCM with a key that never leaves a PKCS#11 token (an HSM, a smart card or SoftHSM2).
 
 A custodian may keep their share of the shelter wrapping key sealed under
-such a key instead of a passphrase: the token encrypts the share at key
+such a key instead of a passphrase. The token encrypts the share at key
 generation and decrypts it when the custodian releases it, after the
 custodian logs in with the token's user PIN. The key is a token object
 with ``CKA_SENSITIVE`` true and ``CKA_EXTRACTABLE`` false, so neither the
@@ -41,7 +41,7 @@ _QUERY_ATTRIBUTES = {"module-path", "pin-source"}
 
 @dataclass(frozen=True)
 class TokenKeyRef:
-    """Where a custodian's AES key lives: PKCS#11 module, token label and key label (``CKA_LABEL``)."""
+    """Location of a custodian's AES key: PKCS#11 module, token label and key label (``CKA_LABEL``)."""
 
     module_path: str
     token_label: str
@@ -76,7 +76,7 @@ class TokenKeyRef:
         return cls(attributes["module-path"], attributes["token"], attributes["object"], pin_file)
 
     def uri(self) -> str:
-        """The PKCS#11 URI of the key, without the PIN source."""
+        """Return the PKCS#11 URI of the key, without the PIN source."""
         return (
             f"{URI_SCHEME}token={quote(self.token_label, safe='')};object={quote(self.key_label, safe='')}"
             f"?module-path={quote(self.module_path, safe='/')}"
@@ -149,14 +149,14 @@ def _share_key(session: Any, ref: TokenKeyRef) -> Any:
 def create_token_key(ref: TokenKeyRef, pin: str) -> None:
     """Generate the AES-256 key of ``ref`` inside its token, sensitive and not extractable.
 
-    Raises ShelterError if the token already holds a key of that label, so a
+    Raises ShelterError if the token already contains a key of that label, so a
     key that seals shares is never shadowed by a second one.
     """
     from pkcs11 import Attribute, KeyType, ObjectClass
 
     with _session(ref, pin, read_write=True) as session:
         if list(session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: ref.key_label})):
-            raise ShelterError(f"token {ref.token_label!r} already holds a key labelled {ref.key_label!r}")
+            raise ShelterError(f"token {ref.token_label!r} already contains a key labelled {ref.key_label!r}; choose another label")
         session.generate_key(
             KeyType.AES,
             KEY_BITS,
@@ -207,7 +207,7 @@ def decrypt_in_token(ref: TokenKeyRef, pin: str, nonce: bytes, ciphertext: bytes
                 ciphertext, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, associated_data)
             )
         except PKCS11Error as error:
-            # SoftHSM2 2.6 reports a failed GCM tag check as CKR_GENERAL_ERROR, others as CKR_ENCRYPTED_DATA_INVALID.
+            # SoftHSM2 2.6.1 reports a failed GCM tag check as CKR_GENERAL_ERROR, so any error here counts as a wrong key.
             raise ShelterRejected(
                 errors.TOKEN_KEY_WRONG,
                 f"key {ref.key_label!r} in token {ref.token_label!r} does not open this share, "

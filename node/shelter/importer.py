@@ -60,7 +60,7 @@ def _encoded_items(number: int, what: str, raw_list: bytes) -> list[bytes]:
 
 
 def _receipt_logs(encoded: bytes) -> list[tuple[bytes, list[bytes]]]:
-    """The (address, topics) of each log of a receipt in consensus encoding."""
+    """Extract the (address, topics) of each log of a receipt in consensus encoding."""
     payload = encoded[1:] if encoded[0] < 0x80 else encoded
     # A receipt is [status, cumulative gas, bloom, logs], and a log is [address, topics, data].
     logs = []
@@ -129,8 +129,8 @@ class _StateCheck:
     """Checks state entries as they stream in: each must be referenced before it arrives, none may be missing.
 
     The snapshot writer (:func:`node.shelter.snapshot.walk_state`) emits
-    every entry after the entry or root that refers to it, so an entry
-    nobody referred to yet is unreachable from the state root, and a
+    every entry after the entry or root that refers to it. So an entry that
+    no earlier entry refers to is unreachable from the state root, and a
     reference still open at the end is a missing entry. ``seen`` keeps every
     hash, like the writer's walk, so an entry that several tries share
     arrives once: about 100 bytes of memory per entry.

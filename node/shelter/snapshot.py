@@ -104,7 +104,7 @@ def _get_required(get: Callable[[bytes], bytes | None], key: bytes, what: str) -
 def trie_references(raw: bytes, kind: int) -> list[tuple[bytes, int]]:
     """The stored entries that trie node ``raw`` refers to, each with its kind, in the node's order.
 
-    ``kind`` says which trie the node belongs to. Hashed children keep it;
+    ``kind`` names the trie the node belongs to. Hashed children keep it;
     an account leaf adds its storage root (STORAGE_NODE) and code hash
     (CODE) unless they are empty. Raises ShelterRejected(snapshot_invalid)
     if ``raw`` is not an RLP trie node.

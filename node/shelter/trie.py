@@ -68,7 +68,7 @@ def _item_bounds(data: bytes, offset: int, limit: int) -> tuple[int, int, bool]:
 
 
 def list_items(data: bytes) -> list[bytes]:
-    """The items of the RLP list ``data`` in consensus form: a string item's payload, a list item's whole encoding.
+    """Split the RLP list ``data`` into its items in consensus form: a string's payload, a list's whole encoding.
 
     That is how a block's body and receipts list hold typed transactions and
     receipts (as strings of type byte + RLP) and legacy ones (as lists).
@@ -167,7 +167,7 @@ def trie_root(keys: Sequence[str], values: Sequence[bytes], emit: Callable[[byte
 
 @lru_cache(maxsize=64)
 def _index_order(count: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """The hex keys ``rlp(i)`` for ``i < count`` in sorted order, and the index each belongs to."""
+    """Return the hex keys ``rlp(i)`` for ``i < count`` in sorted order, and the index each belongs to."""
     pairs = sorted((encode_bytes(index.to_bytes((index.bit_length() + 7) // 8, "big")).hex(), index) for index in range(count))
     return tuple(key for key, _ in pairs), tuple(index for _, index in pairs)
 

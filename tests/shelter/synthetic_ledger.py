@@ -1,10 +1,10 @@
 """A synthetic ledger of any size whose snapshot passes every check of a restore.
 
-Four validators seal every block (a proposer seal and three commit seals),
-every block carries ERC-20 ``transfer`` transactions to one token contract
-with their receipts and ``Transfer`` logs, and the state at the head holds
-one account per holder and the token's balance of each holder in its
-storage trie. Headers, seals, transaction and receipt roots, log blooms and
+Four validators seal every block (a proposer seal and three commit seals).
+Every block carries ERC-20 ``transfer`` transactions to one token contract
+with their receipts and ``Transfer`` logs. The state at the head holds one
+account per holder and the token's balance of each holder in its storage
+trie. Headers, seals, transaction and receipt roots, log blooms and
 the state root are real, so a shelter of this ledger restores through the
 same checks as a shelter of a running network.
 

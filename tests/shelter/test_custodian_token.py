@@ -232,10 +232,10 @@ def test_keygen_with_wrong_pin_writes_nothing(tokens: Tokens, tmp_path: Path) ->
     assert not out.exists()
 
 
-def test_create_token_key_refuses_existing_label(tokens: Tokens) -> None:
+def test_create_token_key_rejects_existing_label(tokens: Tokens) -> None:
     result = run_kura(tokens, "custodian", "create-token-key", "--key", tokens.uri(2))
     assert result.returncode == 1
-    assert "already holds a key labelled" in result.stderr
+    assert "already contains a key labelled" in result.stderr
 
 
 def test_uri_parsing() -> None:
