@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -32,25 +31,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts" / "bench"))
+sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
+from bench_rpc import machine_info  # noqa: E402
 from kura_bench.load import percentile  # noqa: E402
 from kura_bench.rpc import RpcClient  # noqa: E402
 from kura_bench.workload import prepare_workload, verify_balances  # noqa: E402
 
 from tests.support.network import Devnet  # noqa: E402
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         timestamps = [stamp for _, stamp in sorted(block_times)]
         gaps = [later - earlier for earlier, later in zip(timestamps, timestamps[1:], strict=False)]
         report = {
-            "machine": machine(),
+            "machine": machine_info(),
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "validators": args.validators,
             "offered_rate": args.rate,

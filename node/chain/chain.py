@@ -49,7 +49,7 @@ def initialize_store(backend: KeyValueBackend, genesis: Genesis) -> KuraHeader:
     if existing is not None:
         if existing != header.hash or store.genesis_document() != json.loads(json.dumps(genesis.raw)):
             raise StoreError(
-                f"the data directory already holds genesis 0x{existing.hex()} with another "
+                f"the data directory already contains genesis 0x{existing.hex()} with another "
                 f"configuration than this file (0x{header.hash.hex()}); use another --data-dir"
             )
         return header
@@ -251,12 +251,11 @@ class Chain:
         Skips what only matters to a mined transaction: the signature and
         nonce checks, buying gas, the nonce increment, refunds and fees. The
         message gets the gas left after intrinsic gas and the same warm
-        addresses as in a transaction, so the EVM sees what it would see in
-        a block. For ``eth_call`` to a contract; contract creation and
+        addresses as in a transaction, so the EVM runs the call as it would
+        in a block. For ``eth_call`` to a contract; contract creation and
         ``eth_estimateGas`` use :meth:`run_call`.
         """
-        overlay = StateOverlay(self.store.backend)
-        state = make_vm(header, overlay, self.store.header_by_hash, self.chain_context).state
+        state = self.state_at(header)
         tx = transaction(state)
         executor = state.get_transaction_executor()
         code, delegation = executor.get_code_at_address(tx.to)  # type: ignore[attr-defined]  # Prague executors have it
@@ -279,8 +278,7 @@ class Chain:
         ``make_transaction`` receives the state first, so it can read the
         sender's nonce from the same state object the call runs on.
         """
-        overlay = StateOverlay(self.store.backend)
-        state = make_vm(header, overlay, self.store.header_by_hash, self.chain_context).state
+        state = self.state_at(header)
         return state.apply_transaction(make_transaction(state))
 
 

@@ -48,9 +48,10 @@ class KuraState(PragueState):
         """Skip py-evm's system-contract check on every state object.
 
         py-evm 0.12.1b1 rewrites the EIP-4788 and EIP-2935 contract code
-        only where that exact code is already present (its condition is
-        negated twice), so the check never changes state; it only costs two
-        account reads per state object, a fifth of a simple ``eth_call``.
+        only where that exact code is already present, because its
+        condition is negated twice. The check therefore never changes
+        state. It only costs two account reads per state object, about a
+        fifth of a simple ``eth_call`` as measured here.
         Kura's genesis writes the EIP-2935 contract itself.
         """
 

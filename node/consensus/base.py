@@ -13,14 +13,14 @@ from node.chain.seal import ExtraData
 
 
 class BlockSource(Protocol):
-    """What an engine needs from the chain."""
+    """The chain as an engine uses it."""
 
     @property
     def head(self) -> KuraHeader:
         """The latest committed (final) header."""
 
     def make_template(self, parent: KuraHeader, *, timestamp: int, coinbase: bytes, extra: ExtraData) -> KuraHeader:
-        """A child header of ``parent`` before execution."""
+        """Build the header of ``parent``'s child before execution."""
 
     def build(
         self, template: KuraHeader, transactions: Sequence[SignedTransactionAPI], *, max_seconds: float | None = None
@@ -35,7 +35,7 @@ class BlockSource(Protocol):
 
 
 class TransactionSource(Protocol):
-    """What an engine needs from the transaction pool."""
+    """The transaction pool as an engine uses it."""
 
     def pending(self, base_fee: int) -> list[SignedTransactionAPI]:
         """Executable transactions in the order to include them."""

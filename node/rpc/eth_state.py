@@ -268,8 +268,8 @@ def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
         raise RpcError(-32000, f"gas required exceeds allowance ({high})")
 
     # Binary search for the least gas that succeeds, as geth does. The gas
-    # consumed before refunds is an upper bound when it succeeds; the 63/64
-    # rule for calls means the least working limit can exceed gas used.
+    # consumed before refunds is an upper bound when it succeeds. Because
+    # of the 63/64 rule for calls, the least working limit can exceed gas used.
     consumed = high - outcome.gas_remaining
     if _succeeds(ctx, fields, header, consumed):
         high = consumed
