@@ -69,8 +69,6 @@ class NodeOptions:
     shelter_config: str | None = None
     #: Where shelters are anchored on chain (node.shelter.anchor.AnchorSettings); None leaves them unanchored.
     shelter_anchor: Any = None
-    #: Seconds before QBFT round 0 times out; later rounds double it.
-    round_timeout: float = 2.0
 
 
 class HeadAccounts:
@@ -154,7 +152,6 @@ class Node:
                 self.validators,
                 self.votes,
                 options.validator_key,
-                round_timeout=options.round_timeout,
                 sender_allowed=self.accounts_allowlist.allows,
             )
         self.rpc = RpcContext(

@@ -45,7 +45,11 @@ from tests.support.network import Devnet  # noqa: E402
 def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="kura-bench-bft-"))
     devnet = Devnet(work / "devnet", validators=args.validators, rpc_nodes=0, empty_block_period=1)
+    for process in devnet.processes:
+        # The command is ``python -m node.cli.main run ...``: the level goes before ``run``.
+        process.args[3:3] = ["--log-level", args.log_level]
     devnet.start()
+    print(f"node logs: {devnet.root}/*/node.log", file=sys.stderr)
     try:
         urls = [process.url for process in devnet.processes]
         setup = RpcClient(urls[0])
@@ -158,6 +162,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="seconds of sending (default 30)")
     parser.add_argument("--senders", type=int, default=150, help="sending accounts (default 150)")
     parser.add_argument("--recipients", type=int, default=500, help="recipient addresses (default 500)")
+    parser.add_argument("--log-level", default="info", help="the validators' log level (default info)")
     parser.add_argument("--drain-seconds", type=float, default=60, help="wait for the last receipts (default 60)")
     sys.exit(run(parser.parse_args()))
 

@@ -46,6 +46,9 @@ DEFAULT_BASE_FEE = 1_000_000_000
 DEFAULT_GAS_LIMIT = 30_000_000
 DEFAULT_BLOCK_PERIOD = 1
 DEFAULT_EMPTY_BLOCK_PERIOD = 60
+#: Round 0's timeout; later rounds double it. It must cover building and
+#: executing a full block on a loaded validator, or rounds change needlessly.
+DEFAULT_REQUEST_TIMEOUT = 4
 #: Lowest gas limit accepted; below it not even a contract deployment fits.
 MIN_GAS_LIMIT = 5_000_000
 
@@ -67,6 +70,7 @@ class ChainConfig:
     validators: tuple[bytes, ...]
     block_period: int = DEFAULT_BLOCK_PERIOD
     empty_block_period: int = DEFAULT_EMPTY_BLOCK_PERIOD
+    request_timeout: int = DEFAULT_REQUEST_TIMEOUT
     free_gas: bool = False
 
     @property
@@ -150,6 +154,12 @@ def parse_genesis(document: dict[str, Any]) -> Genesis:
             f"blockperiodseconds={block_period}; set it to at least the block period"
         )
 
+    request_timeout = _quantity(
+        qbft.get("requesttimeoutseconds", DEFAULT_REQUEST_TIMEOUT), "config.qbft.requesttimeoutseconds"
+    )
+    if request_timeout < 1:
+        raise ConfigError("genesis config.qbft.requesttimeoutseconds must be at least 1")
+
     free_gas = config.get("zeroBaseFee", False)
     if not isinstance(free_gas, bool):
         raise ConfigError(f"genesis config.zeroBaseFee={free_gas!r} must be true or false")
@@ -193,6 +203,7 @@ def parse_genesis(document: dict[str, Any]) -> Genesis:
             validators=validators,
             block_period=block_period,
             empty_block_period=empty_period,
+            request_timeout=request_timeout,
             free_gas=free_gas,
         ),
         timestamp=_quantity(document.get("timestamp", 0), "timestamp"),

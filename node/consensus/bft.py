@@ -58,7 +58,6 @@ class BftDriver:
         votes: VoteBox,
         private_key: bytes,
         *,
-        round_timeout: float = 2.0,
         sender_allowed: Callable[[bytes], bool] = lambda sender: True,
     ) -> None:
         self.chain = chain
@@ -84,7 +83,7 @@ class BftDriver:
             importer=self,
             gossip=self,
             timer=self,
-            config=QbftConfig(block_period=config.block_period, round_timeout_base=round_timeout),
+            config=QbftConfig(block_period=config.block_period, round_timeout_base=config.request_timeout),
         )
         bridge.on_consensus = lambda payload, sender: self.engine.handle_message(payload)
         bridge.on_imported = self.engine.handle_new_head
@@ -116,6 +115,7 @@ class BftDriver:
             round=round,
             vote=self.votes.next_vote(validators, parent.block_number + 1),
         )
+        started = time.perf_counter()
         template = self.chain.make_template(parent, timestamp=timestamp, coinbase=self.address, extra=extra)
         executed = self.chain.build(
             template,
@@ -127,10 +127,11 @@ class BftDriver:
         self._remember(header.hash, executed)
         body = rlp.encode(list(executed.transactions), sedes=_TX_LIST)
         logger.info(
-            "proposing block height=%d round=%d txs=%d hash=0x%s",
+            "proposing block height=%d round=%d txs=%d elapsed=%.3fs hash=0x%s",
             header.block_number,
             round,
             len(executed.transactions),
+            time.perf_counter() - started,
             header.hash.hex(),
         )
         return ProposedBlock(header, body)
@@ -140,15 +141,25 @@ class BftDriver:
     def validate_block(self, block: ProposedBlock) -> None:
         if block.hash in self._executed:
             return
+        started = time.perf_counter()
         header, transactions = decode_block(rlp.encode(block.header), block.body)
+        transactions = self.pool.reuse_pooled(transactions)
         check_senders_allowed(header.block_number, transactions, self.sender_allowed)
         self._remember(block.hash, self.chain.execute_received(header, transactions))
+        logger.debug(
+            "executed proposal height=%d txs=%d elapsed=%.3fs hash=0x%s",
+            block.number,
+            len(transactions),
+            time.perf_counter() - started,
+            block.hash.hex(),
+        )
 
     def import_block(self, block: ProposedBlock) -> None:
+        started = time.perf_counter()
         executed = self._executed.pop(block.hash, None)
         if executed is None:
             header, transactions = decode_block(rlp.encode(block.header), block.body)
-            executed = self.chain.execute_received(header, transactions)
+            executed = self.chain.execute_received(header, self.pool.reuse_pooled(transactions))
         if executed.header.hash != block.hash:
             raise BlockValidationError("finalised block differs from the executed one", number=block.number)
         executed.header = block.header
@@ -157,11 +168,12 @@ class BftDriver:
         self.pool.on_block(executed.transactions, executed.rejected)
         self.bridge.announce(block.header, executed.transactions)
         logger.info(
-            "finalised block height=%d round=%d txs=%d seals=%d hash=0x%s",
+            "finalised block height=%d round=%d txs=%d seals=%d elapsed=%.3fs hash=0x%s",
             block.number,
             block.header.seal.round,
             len(executed.transactions),
             len(block.header.seal.commit_seals),
+            time.perf_counter() - started,
             block.hash.hex(),
         )
 

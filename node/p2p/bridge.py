@@ -27,6 +27,8 @@ from node.txpool.pool import TxPool
 logger = logging.getLogger(__name__)
 
 _TX_LIST = CountableList(PragueTransactionBuilder)
+#: How long a transaction admitted over JSON-RPC waits for others to share its gossip message.
+GOSSIP_BATCH_SECONDS = 0.01
 
 
 class CoreThread:
@@ -100,6 +102,8 @@ class NetworkBridge(Handler):
         self._syncing_from: bytes | None = None
         self._sync_start = 0
         self._sync_target = 0
+        self._gossip_lock = threading.Lock()
+        self._gossip_queue: list[bytes] = []
 
     # Handler
 
@@ -147,8 +151,24 @@ class NetworkBridge(Handler):
     # Gossip out
 
     def gossip_transactions(self, raw: list[bytes]) -> None:
-        if self.network is not None and raw:
-            self.network.broadcast(wire.Transactions(raw))
+        """Queue transactions for gossip; those queued within GOSSIP_BATCH_SECONDS share one message."""
+        network = self.network
+        if network is None or not raw:
+            return
+        with self._gossip_lock:
+            first = not self._gossip_queue
+            self._gossip_queue.extend(raw)
+        if first:
+            network.call_later(GOSSIP_BATCH_SECONDS, self._flush_gossip)
+
+    def _flush_gossip(self) -> None:
+        with self._gossip_lock:
+            queued, self._gossip_queue = self._gossip_queue, []
+        if self.network is None:
+            return
+        step = wire.MAX_TRANSACTIONS_PER_MESSAGE
+        for start in range(0, len(queued), step):
+            self.network.broadcast(wire.Transactions(queued[start : start + step]))
 
     def announce(self, header: KuraHeader, transactions: tuple | list) -> None:
         if self.network is not None:
@@ -221,6 +241,7 @@ class NetworkBridge(Handler):
             raise BlockValidationError("unknown parent", number=header.block_number)
         verify_seals(header, self.validators_for(parent))
         # Stricter than Besu, which checks the allowlist only on proposals.
+        transactions = self.pool.reuse_pooled(transactions)
         check_senders_allowed(header.block_number, transactions, self.sender_allowed)
         executed = self.chain.execute_received(header, transactions)
         self.chain.commit(executed)

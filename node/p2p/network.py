@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4_096
 HELLO_TIMEOUT_SECONDS = 10
 MAX_REDIAL_SECONDS = 10.0
+#: How often a dialler whose peer is already connected (it dialled us) looks again.
+CONNECTED_PEER_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class P2PNetwork:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        #: Node address behind each static peer ``host:port``, once a dial reached it.
+        self._dialled: dict[str, bytes] = {}
         self.listen_port = config.listen_port
 
     # Lifecycle
@@ -165,6 +169,10 @@ class P2PNetwork:
         frame = wire.encode(message)
         self.loop.call_soon_threadsafe(self._enqueue_all, frame, exclude)
 
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the network thread after ``seconds``."""
+        self.loop.call_soon_threadsafe(self.loop.call_later, seconds, callback)
+
     def send(self, address: bytes, message: wire.Message) -> None:
         frame = wire.encode(message)
         self.loop.call_soon_threadsafe(self._enqueue, address, frame)
@@ -194,17 +202,24 @@ class P2PNetwork:
     # Connections
 
     async def _dial_forever(self, host: str, port: int) -> None:
+        target = f"{host}:{port}"
         delay = 0.5
         while not self._stopping:
+            if self._dialled.get(target) in self.peers:
+                # The peer dialled us first and that connection is up: a
+                # second one would only be refused after a TLS handshake.
+                await asyncio.sleep(CONNECTED_PEER_CHECK_SECONDS)
+                delay = 0.5
+                continue
             try:
                 reader, writer = await asyncio.open_connection(
                     host, port, ssl=_client_context(self.config.tls_dir), limit=wire.MAX_FRAME + 4
                 )
             except (OSError, ssl.SSLError) as error:
-                logger.debug("dial failed peer=%s:%d error=%s", host, port, error)
+                logger.debug("dial failed peer=%s error=%s", target, error)
             else:
                 delay = 0.5
-                await self._session(reader, writer, f"{host}:{port}")
+                await self._session(reader, writer, target, dialled=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_REDIAL_SECONDS)
 
@@ -212,10 +227,13 @@ class P2PNetwork:
         remote = writer.get_extra_info("peername")
         await self._session(reader, writer, f"{remote[0]}:{remote[1]}" if remote else "?")
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, remote: str) -> None:
+    async def _session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, remote: str, *, dialled: bool = False
+    ) -> None:
+        """Run one connection; ``dialled`` marks one this node opened to the static peer ``remote``."""
         peer = None
         try:
-            peer = await self._handshake(reader, writer, remote)
+            peer = await self._handshake(reader, writer, remote, dialled)
             if peer is None:
                 return
             sender = self.loop.create_task(self._write_loop(peer, writer))
@@ -238,7 +256,9 @@ class P2PNetwork:
                 self.handler.on_peer_disconnected(peer)
             writer.close()
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, remote: str) -> Peer | None:
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, remote: str, dialled: bool
+    ) -> Peer | None:
         certificate = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
         try:
             address = address_from_certificate(certificate)
@@ -250,6 +270,8 @@ class P2PNetwork:
             return None
         if address == self.own_address:
             return None
+        if dialled:
+            self._dialled[remote] = address
 
         writer.write(wire.encode(self.handler.local_hello()))
         await writer.drain()

@@ -209,6 +209,16 @@ class TxPool:
         with self._lock:
             return self._by_hash.get(tx_hash)
 
+    def reuse_pooled(self, transactions: list[SignedTransactionAPI]) -> list[SignedTransactionAPI]:
+        """Swap each transaction of a received block for the pool's copy, whose sender is already recovered.
+
+        Equal hashes mean equal signed bytes, so the copies are interchangeable;
+        a block of gossiped transactions then costs no second signature recovery.
+        """
+        with self._lock:
+            by_hash = self._by_hash
+            return [entry.tx if (entry := by_hash.get(tx.hash)) is not None else tx for tx in transactions]
+
     def pending_nonce(self, sender: Address, account_nonce: int) -> int:
         """Next nonce the sender should use: the account nonce past its pending run."""
         with self._lock:
