@@ -36,17 +36,26 @@ def _copy(node: list[Any]) -> list[Any]:
     return [item if isinstance(item, bytes) else _copy(item) for item in node]
 
 
+def read_node(db: Any, node_hash: bytes) -> Any:
+    """The decoded node stored in ``db`` under ``node_hash``, shared through the cache.
+
+    The result is shared: a caller must not modify it.
+    """
+    node = _nodes.get(node_hash)
+    if node is None:
+        node = decode_node(db[node_hash])
+        if len(_nodes) >= MAX_TRIE_NODES:
+            _nodes.clear()
+        _nodes[node_hash] = node
+    return node
+
+
 def _get_node(self: HexaryTrie, node_hash: Any) -> Any:
     if node_hash == BLANK_NODE or node_hash == BLANK_NODE_HASH:
         return BLANK_NODE
     if len(node_hash) < 32:
         return decode_node(node_hash)
-    node = _nodes.get(node_hash)
-    if node is None:
-        node = decode_node(self.db[node_hash])
-        if len(_nodes) >= MAX_TRIE_NODES:
-            _nodes.clear()
-        _nodes[node_hash] = node
+    node = read_node(self.db, node_hash)
     return _copy(node) if isinstance(node, list) else node
 
 

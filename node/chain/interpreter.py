@@ -52,9 +52,7 @@ def _run_code(computation: Any) -> None:
                 cost = operation.gas_cost
                 remaining = meter.gas_remaining
                 if cost > remaining:
-                    raise OutOfGas(
-                        f"Out of gas: Needed {cost} - Remaining {remaining} - Reason: {operation.mnemonic}"
-                    )
+                    raise OutOfGas(f"Out of gas: Needed {cost} - Remaining {remaining} - Reason: {operation.mnemonic}")
                 meter.gas_remaining = remaining - cost
                 operation.logic_fn(computation)
             else:

@@ -20,7 +20,7 @@ from eth_hash.auto import keccak
 Node = Any
 
 
-def _nibbles(key: bytes) -> tuple[int, ...]:
+def nibbles_of(key: bytes) -> tuple[int, ...]:
     out = []
     for byte in key:
         out.append(byte >> 4)
@@ -28,7 +28,7 @@ def _nibbles(key: bytes) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
+def hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
     """Hex-prefix encoding of a path (Yellow Paper, appendix C)."""
     flag = 2 if leaf else 0
     if len(nibbles) % 2:
@@ -50,7 +50,7 @@ def _reference(node: Node) -> Node:
 def _build(items: list[tuple[tuple[int, ...], bytes]], depth: int) -> Node:
     if len(items) == 1:
         path, value = items[0]
-        return [_hex_prefix(path[depth:], leaf=True), value]
+        return [hex_prefix(path[depth:], leaf=True), value]
 
     # Shared prefix below ``depth``: an extension node.
     first, last = items[0][0], items[-1][0]
@@ -60,7 +60,7 @@ def _build(items: list[tuple[tuple[int, ...], bytes]], depth: int) -> Node:
         shared += 1
     if shared:
         child = _build(items, depth + shared)
-        return [_hex_prefix(first[depth : depth + shared], leaf=False), _reference(child)]
+        return [hex_prefix(first[depth : depth + shared], leaf=False), _reference(child)]
 
     # Otherwise a branch on the nibble at ``depth``.
     branch: list[Node] = [b""] * 17
@@ -82,5 +82,5 @@ def ordered_trie_root(encoded_items: Sequence[bytes]) -> bytes:
     """Root of the trie mapping ``rlp(i)`` to ``encoded_items[i]``."""
     if not encoded_items:
         return BLANK_ROOT_HASH
-    items = sorted((_nibbles(rlp.encode(index)), value) for index, value in enumerate(encoded_items))
+    items = sorted((nibbles_of(rlp.encode(index)), value) for index, value in enumerate(encoded_items))
     return keccak(rlp.encode(_build(items, 0)))

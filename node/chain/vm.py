@@ -27,7 +27,7 @@ from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
 from eth.vm.forks.prague.state import PragueState
 
-from node.chain import evm_caches, interpreter
+from node.chain import evm_caches, interpreter, trie_update
 from node.chain.header import KuraBlock
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
 
 evm_caches.install()
 interpreter.install()
+trie_update.install()
 
 #: ``requests_hash`` of a block with no EIP-7685 requests.
 EMPTY_REQUESTS_HASH = EMPTY_SHA256
