@@ -29,6 +29,7 @@ from eth.constants import BLANK_ROOT_HASH
 from eth.db import storage as evm_storage
 from eth.db.backends.base import BaseDB
 from eth_hash.auto import keccak
+from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 from trie import HexaryTrie
 
@@ -219,18 +220,19 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
     computed root (its new nodes in ``_new_nodes``, the rest in the database).
     """
 
-    def __init__(self, db: Any, storage_root: bytes, address: bytes) -> None:
+    def __init__(self, db: Any, storage_root: Hash32, address: Address) -> None:
         self._db = db
         self._address = address
         self._initialize_to_root_hash(storage_root)
 
-    def _initialize_to_root_hash(self, root_hash: bytes) -> None:
+    def _initialize_to_root_hash(self, root_hash: Hash32) -> None:
         self._starting_root_hash = root_hash
         self._root = root_hash
         self._pending: dict[bytes, bytes | None] = {}
         #: New nodes since the last commit; None until the first write, as py-evm's "no write trie yet".
         self._new_nodes: dict[bytes, bytes] | None = None
-        self._historical_write_tries = []
+        #: What :meth:`new_trie` replaced, for :meth:`rollback_trie`.
+        self._saved_tries: list[tuple[dict[bytes, bytes | None], dict[bytes, bytes] | None, Hash32, Hash32]] = []
 
     def _reader(self) -> HexaryTrie:
         db = self._db if not self._new_nodes else _Layered(self._new_nodes, self._db)
@@ -262,7 +264,8 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
             return
         assert self._new_nodes is not None
         db = self._db if not self._new_nodes else _Layered(self._new_nodes, self._db)
-        self._root, written = update_trie(db, self._root, self._pending)
+        new_root, written = update_trie(db, self._root, self._pending)
+        self._root = Hash32(new_root)
         self._new_nodes.update(written)
         self._pending = {}
 
@@ -270,7 +273,7 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
     def has_changed_root(self) -> bool:
         return self._new_nodes is not None
 
-    def get_changed_root(self) -> bytes:
+    def get_changed_root(self) -> Hash32:
         if self._new_nodes is None:
             raise ValidationError("Asked for changed root when no writes have been made")
         self._flush()
@@ -289,8 +292,8 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
 
     def new_trie(self) -> int:
         """Switch to an empty trie, keeping the current one for a revert; return its index."""
-        self._historical_write_tries.append((self._pending, self._new_nodes, self._root, self._starting_root_hash))
-        index = len(self._historical_write_tries)
+        self._saved_tries.append((self._pending, self._new_nodes, self._root, self._starting_root_hash))
+        index = len(self._saved_tries)
         self._starting_root_hash = BLANK_ROOT_HASH
         self._root = BLANK_ROOT_HASH
         self._pending = {}
@@ -299,13 +302,13 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
 
     def rollback_trie(self, trie_index: int) -> None:
         """Go back to the trie saved by the :meth:`new_trie` call that returned ``trie_index``."""
-        if trie_index >= len(self._historical_write_tries):
+        if trie_index >= len(self._saved_tries):
             raise ValidationError(
                 f"Trying to roll back a delete to index {trie_index}, but there are "
-                f"only {len(self._historical_write_tries)} indices available."
+                f"only {len(self._saved_tries)} indices available."
             )
-        self._pending, self._new_nodes, self._root, self._starting_root_hash = self._historical_write_tries[trie_index]
-        del self._historical_write_tries[trie_index:]
+        self._pending, self._new_nodes, self._root, self._starting_root_hash = self._saved_tries[trie_index]
+        del self._saved_tries[trie_index:]
 
 
 def install() -> None:
