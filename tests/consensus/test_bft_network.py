@@ -11,7 +11,7 @@ from eth_account import Account
 from node.chain.crypto import recover_address
 from node.cli.devaccounts import dev_keys
 from tests.support.headers import header_from_rpc
-from tests.support.network import Devnet, wait_for
+from tests.support.network import Devnet, Links, wait_for
 from tests.support.process import rpc
 
 CHAIN_ID = 1337
@@ -127,3 +127,26 @@ def test_two_crashes_halt_without_fork_then_resume(devnet: Devnet) -> None:
     devnet.processes[2].start()
     wait_for(lambda: _height(devnet, 0) >= halted + 2, 120, "progress after one validator returns")
     _assert_same_chain(devnet, [0, 1, 2], halted + 2)
+
+
+def test_partition_two_two_halts_both_sides_then_heals(tmp_path: Path) -> None:
+    links = Links()
+    network = Devnet(tmp_path / "devnet", validators=4, rpc_nodes=0, empty_block_period=1, links=links)
+    try:
+        network.start()
+        wait_for(lambda: _height(network, 0) >= 2, 30, "first blocks")
+        links.cut({0, 1}, {2, 3})
+        time.sleep(3)
+        halted = [_height(network, i) for i in range(4)]
+        # A block in flight at the cut may still land; after that, neither side has a quorum.
+        time.sleep(10)
+        assert [_height(network, i) for i in range(4)] == halted, "a side of a 2|2 partition made a block"
+        assert max(halted) - min(halted) <= 1
+
+        links.heal()
+        top = max(halted)
+        wait_for(lambda: min(_height(network, i) for i in range(4)) >= top + 2, 120, "progress after the healing")
+        _assert_same_chain(network, [0, 1, 2, 3], top + 2)
+    finally:
+        network.stop()
+        links.close()
