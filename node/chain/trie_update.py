@@ -48,7 +48,7 @@ _installed = False
 
 
 def _decode_path(encoded: bytes) -> tuple[tuple[int, ...], bool]:
-    """Nibbles and leaf flag of a hex-prefix encoded path."""
+    """Return the nibbles and the leaf flag of a hex-prefix encoded path."""
     flag = encoded[0] >> 4
     nibbles = nibbles_of(encoded[1:])
     if flag & 1:
@@ -57,7 +57,7 @@ def _decode_path(encoded: bytes) -> tuple[tuple[int, ...], bool]:
 
 
 class _TrieWriter:
-    """Rebuilds nodes bottom-up; collects every new hashed node in ``written``."""
+    """A bottom-up rebuilder of trie nodes, which collects every new hashed node in ``written``."""
 
     def __init__(self, db: Any) -> None:
         self.db = db
@@ -69,7 +69,7 @@ class _TrieWriter:
         return read_node(self.db, reference)
 
     def reference(self, node: Node) -> Node:
-        """How a parent points at ``node``: inline below 32 encoded bytes, else by hash."""
+        """Return how a parent refers to ``node``: inline below 32 encoded bytes, else by hash."""
         if node == BLANK:
             return BLANK
         encoded = rlp.encode(node)
@@ -134,7 +134,7 @@ class _TrieWriter:
         return children
 
     def prefixed(self, prefix: tuple[int, ...], node: Node) -> Node:
-        """``node`` reached through ``prefix`` more nibbles, merged into its path when it has one."""
+        """Return ``node`` as reached through ``prefix`` more nibbles, merged into its path when it has one."""
         if node == BLANK:
             return BLANK
         if len(node) == 2:
@@ -143,7 +143,7 @@ class _TrieWriter:
         return [hex_prefix(prefix, leaf=False), self.reference(node)]
 
     def build(self, items: list[Change]) -> Node:
-        """A new subtrie holding ``items`` (sorted, distinct keys, no deletions)."""
+        """Build a new subtrie holding ``items`` (sorted, distinct keys, no deletions)."""
         if not items:
             return BLANK
         if len(items) == 1:
@@ -189,7 +189,7 @@ def update_trie(db: Any, root_hash: bytes, changes: Mapping[bytes, bytes | None]
 
 
 class _Layered(BaseDB):
-    """Reads ``top`` first, then ``bottom``; read-only."""
+    """A read-only view that looks in ``top`` first, then in ``bottom``."""
 
     def __init__(self, top: Mapping[bytes, bytes], bottom: Any) -> None:
         self.top = top

@@ -25,7 +25,7 @@ def py_evm_loop() -> Iterator[None]:
         BaseComputation.apply_computation = patched  # type: ignore[method-assign]
 
 
-def test_blocks_built_with_the_lean_loop_replay_under_py_evms_loop() -> None:
+def test_lean_loop_blocks_replay_under_py_evm() -> None:
     interpreter.install()
     built = new_dev_chain(MemoryBackend())
     build_traffic(built, 150, per_block=50)

@@ -54,13 +54,13 @@ def check_update(initial: dict[bytes, bytes], changes: dict[bytes, bytes | None]
     st.dictionaries(short_keys, values, max_size=40),
     st.dictionaries(short_keys, st.none() | values, max_size=40),
 )
-def test_short_keys_match_hexary_trie(initial: dict[bytes, bytes], changes: dict[bytes, bytes | None]) -> None:
+def test_update_short_keys(initial: dict[bytes, bytes], changes: dict[bytes, bytes | None]) -> None:
     check_update(initial, changes)
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.dictionaries(hashed_keys, values, max_size=200), st.data())
-def test_hashed_keys_match_hexary_trie(initial: dict[bytes, bytes], data: st.DataObject) -> None:
+def test_update_hashed_keys(initial: dict[bytes, bytes], data: st.DataObject) -> None:
     existing = sorted(initial)
     touched = data.draw(st.lists(st.sampled_from(existing), unique=True) if existing else st.just([]))
     changes: dict[bytes, bytes | None] = {key: data.draw(st.none() | values) for key in touched}
@@ -68,7 +68,7 @@ def test_hashed_keys_match_hexary_trie(initial: dict[bytes, bytes], data: st.Dat
     check_update(initial, changes)
 
 
-def test_a_block_sized_batch_on_a_large_trie() -> None:
+def test_update_block_sized_batch() -> None:
     from eth_hash.auto import keccak
 
     initial = {keccak(b"slot-%d" % i): b"value-%d" % i for i in range(3_000)}
@@ -79,7 +79,7 @@ def test_a_block_sized_batch_on_a_large_trie() -> None:
     check_update(initial, changes)
 
 
-def test_deleting_everything_gives_the_blank_root() -> None:
+def test_update_delete_all_blank_root() -> None:
     initial = {bytes([i]) * 32: b"v" for i in range(20)}
     db, root = build(initial)
     new_root, written = update_trie(db, root, dict.fromkeys(initial))
@@ -87,7 +87,7 @@ def test_deleting_everything_gives_the_blank_root() -> None:
     assert written == {}
 
 
-def test_no_changes_keep_the_root() -> None:
+def test_update_no_changes_same_root() -> None:
     db, root = build({b"\x01" * 32: b"a", b"\x02" * 32: b"b"})
     assert update_trie(db, root, {})[0] == root
 
@@ -130,8 +130,8 @@ def run_operations(
         state.persist()
         reads: list[int] = []
         snapshots = []
-        for name, which, slot, value in ops:
-            address = CONTRACTS[which]
+        for name, contract, slot, value in ops:
+            address = CONTRACTS[contract]
             if name == "set":
                 state.set_storage(address, slot, value)
             elif name == "clear":
@@ -148,9 +148,9 @@ def run_operations(
                 snapshots.clear()
                 state.make_state_root()
             elif name == "wipe":
-                # Execution wipes storage only while finalising a transaction
-                # (self-destruct, empty-account clearing), never inside a span
-                # that a later revert undoes; so the test locks right after.
+                # Execution wipes storage only while it finalises a transaction
+                # (self-destruct, empty-account clearing). No later revert can
+                # reach back past that, so the test locks the changes at once.
                 state.delete_storage(address)
                 state.lock_changes()
                 snapshots.clear()
