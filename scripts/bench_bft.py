@@ -10,7 +10,8 @@ transfer's receipt arrives: a receipt means the block is final, since QBFT
 commits a block only with a quorum of commit seals.
 
 It reports finalised tx/s (transfers / time from the first send to the last
-receipt), send->final p50/p99, the block times seen, and checks that all
+receipt), send->final p50/p99, the block times seen, the CPU cores the
+validators used while the transfers were sent, and checks that all
 validators end on the same head hash and state root.
 
 Usage:
@@ -40,6 +41,16 @@ from kura_bench.rpc import RpcClient  # noqa: E402
 from kura_bench.workload import prepare_workload, verify_balances  # noqa: E402
 
 from tests.support.network import Devnet  # noqa: E402
+
+
+def validators_cpu_seconds(pids: list[int]) -> float:
+    """Return the CPU time (user and system) the processes have used so far, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         clients = [RpcClient(url) for url in urls]
         per_tick = max(1, args.rate // 10)
         transfers = workload.transfers
+        pids = [process.process.pid for process in devnet.processes if process.process is not None]
+        cpu_started = validators_cpu_seconds(pids)
         started = time.perf_counter()
         for tick, offset in enumerate(range(0, len(transfers), per_tick)):
             target = started + tick * 0.1
@@ -110,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             if errors:
                 print(f"send errors: {errors[:3]}", file=sys.stderr)
 
+        cores_used = (validators_cpu_seconds(pids) - cpu_started) / (time.perf_counter() - started)
         deadline = time.perf_counter() + args.drain_seconds
         while time.perf_counter() < deadline:
             with lock:
@@ -145,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             "send_to_final_p50_ms": round(percentile(latencies, 0.5) * 1000),
             "send_to_final_p99_ms": round(percentile(latencies, 0.99) * 1000),
             "mean_block_time_s": round(sum(gaps) / len(gaps), 2) if gaps else None,
+            "validators_cpu_cores_while_sending": round(cores_used, 2),
             "heads_agree": len(heads) == 1,
             "problems": problems,
             "load_average_at_start": os.getloadavg()[0],
