@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import random
 import threading
@@ -58,8 +59,8 @@ class Sender(threading.Thread):
                         still_pending.append(tx_hash)
                 pending = still_pending
                 time.sleep(0.05)
-            except OSError:
-                return  # the node was killed under us
+            except (OSError, http.client.HTTPException):
+                return  # the node was killed under us, perhaps mid-response
 
 
 def _resync_nonces(url: str, keys: list[bytes]) -> dict[str, int]:
