@@ -25,11 +25,15 @@ from node.chain.seal import ExtraData
 from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.engine import QbftEngine
+from node.consensus.qbft.errors import MessageDecodeError
+from node.consensus.qbft.messages import RoundChange, RoundChangePayload, decode_message, encode_message, sign
+from node.consensus.qbft.round_state import PreparedCertificate
 from node.consensus.seals import add_proposer_seal, check_senders_allowed
 from node.consensus.validators import ValidatorTracker, VoteBox
 from node.errors import BlockValidationError
 from node.p2p import wire
 from node.p2p.bridge import CoreThread, NetworkBridge, decode_block
+from node.store.schema import meta_key
 from node.txpool.pool import TxPool
 
 logger = logging.getLogger(__name__)
@@ -41,12 +45,14 @@ _EXECUTED_CACHE = 16
 #: other validators execute the proposal again before they prepare, so the
 #: proposer leaves them the rest of the period.
 PROPOSAL_BUILD_SHARE = 0.4
+#: Store key of this validator's vote journal (see node.consensus.qbft.interfaces.VoteJournal).
+VOTE_JOURNAL_KEY = meta_key("qbft-vote-journal")
 #: How often a validator re-checks for waiting transactions while it holds back an empty block.
 _EMPTY_BLOCK_POLL_SECONDS = 0.1
 
 
 class BftDriver:
-    """Implements the engine's BlockCreator, BlockImporter, Gossip, RoundTimer and ValidatorProvider."""
+    """Implements the engine's BlockCreator, BlockImporter, Gossip, RoundTimer, ValidatorProvider and VoteJournal."""
 
     def __init__(
         self,
@@ -84,6 +90,7 @@ class BftDriver:
             gossip=self,
             timer=self,
             config=QbftConfig(block_period=config.block_period, round_timeout_base=config.request_timeout),
+            journal=self,
         )
         bridge.on_consensus = lambda payload, sender: self.engine.handle_message(payload)
         bridge.on_imported = self.engine.handle_new_head
@@ -188,6 +195,34 @@ class BftDriver:
         network = self.bridge.network
         if network is not None:
             network.broadcast(wire.Consensus(message))
+
+    # VoteJournal
+
+    def record(self, height: int, round: int, prepared: PreparedCertificate | None) -> None:
+        # Kept as this node's own signed ROUND-CHANGE for the round: it names the
+        # height and round and carries the certificate in the wire encoding.
+        if prepared is None:
+            message = RoundChange(sign(RoundChangePayload(height, round), self._key))
+        else:
+            payload = RoundChangePayload(height, round, prepared.round, prepared.block.hash)
+            message = RoundChange(sign(payload, self._key), prepared.block, prepared.prepares)
+        self.chain.store.backend.write_batch({VOTE_JOURNAL_KEY: encode_message(message)})
+
+    def recall(self, height: int) -> tuple[int, PreparedCertificate | None] | None:
+        stored = self.chain.store.backend.get(VOTE_JOURNAL_KEY)
+        if stored is None:
+            return None
+        try:
+            message = decode_message(stored)
+        except MessageDecodeError as error:
+            logger.warning("ignored an unreadable QBFT vote journal entry; starting the height at round 0: %s", error)
+            return None
+        if not isinstance(message, RoundChange) or message.height != height or message.author != self.address:
+            # Another height, or a copy of another validator's store (a restored shelter).
+            return None
+        if message.prepared_block is None or message.prepared_round is None:
+            return message.round, None
+        return message.round, PreparedCertificate(message.prepared_round, message.prepared_block, message.prepares)
 
     # RoundTimer
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.engine import QbftEngine
+from node.consensus.qbft.interfaces import VoteJournal
 from node.consensus.qbft.messages import Message, Proposal, decode_message, encode_message
 from tests.consensus.builders import GENESIS, KEYS, NOW, VALIDATORS, prepare, proposal
 from tests.consensus.fake_chain import FakeChain
@@ -52,7 +53,13 @@ class Node:
             self.engine.handle_message(encode_message(message))
 
 
-def make_node(key: bytes = KEYS[0], *, config: QbftConfig = CONFIG, chain_type: type[FakeChain] = FakeChain) -> Node:
+def make_node(
+    key: bytes = KEYS[0],
+    *,
+    config: QbftConfig = CONFIG,
+    chain_type: type[FakeChain] = FakeChain,
+    journal: VoteJournal | None = None,
+) -> Node:
     chain = chain_type("node", GENESIS, VALIDATORS, key)
     gossip = RecordingGossip()
     timer = ManualTimer()
@@ -66,14 +73,15 @@ def make_node(key: bytes = KEYS[0], *, config: QbftConfig = CONFIG, chain_type: 
         timer=timer,
         clock=lambda: NOW,
         config=config,
+        journal=journal,
     )
     engine.start()
     return Node(engine, chain, gossip, timer)
 
 
-def prepared_node(key: bytes = KEYS[0]) -> tuple[Node, Proposal]:
+def prepared_node(key: bytes = KEYS[0], journal: VoteJournal | None = None) -> tuple[Node, Proposal]:
     """A node that accepted the round-0 proposal of height 1 and saw a quorum prepare it."""
-    node = make_node(key)
+    node = make_node(key, journal=journal)
     sent = proposal()
     node.feed(sent)
     node.feed(*[prepare(k, 1, 0, sent.digest) for k in KEYS if k != key][:2])

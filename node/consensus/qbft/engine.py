@@ -25,7 +25,14 @@ from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.errors import InvalidMessage, MessageDecodeError, Rule
 from node.consensus.qbft.height_manager import HeightManager
-from node.consensus.qbft.interfaces import BlockCreator, BlockImporter, Gossip, RoundTimer, ValidatorProvider
+from node.consensus.qbft.interfaces import (
+    BlockCreator,
+    BlockImporter,
+    Gossip,
+    RoundTimer,
+    ValidatorProvider,
+    VoteJournal,
+)
 from node.consensus.qbft.messages import Commit, Message, Prepare, Proposal, RoundChange, decode_message, encode_message
 from node.consensus.qbft.validation import HeightContext
 
@@ -50,8 +57,11 @@ class QbftEngine:
         timer: RoundTimer,
         clock: Callable[[], float] = time.time,
         config: QbftConfig | None = None,
+        journal: VoteJournal | None = None,
     ) -> None:
+        """``journal`` None keeps votes in memory only, as the simulated network does."""
         self.address = address_of_private_key(private_key)
+        self._journal = journal
         self._key = private_key
         self._head = head
         self._validators = validators
@@ -258,6 +268,7 @@ class QbftEngine:
             send=self._send,
             on_finalized=self._on_finalized,
             on_rejected=self._log_rejection,
+            journal=self._journal,
         )
         self._warned.clear()
 

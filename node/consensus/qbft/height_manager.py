@@ -46,7 +46,7 @@ from node.chain.seal import SealFormatError
 from node.consensus.qbft.block import ProposedBlock, for_round
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.errors import InvalidMessage
-from node.consensus.qbft.interfaces import BlockCreator, BlockImporter, RoundTimer
+from node.consensus.qbft.interfaces import BlockCreator, BlockImporter, RoundTimer, VoteJournal
 from node.consensus.qbft.messages import (
     Commit,
     CommitPayload,
@@ -100,6 +100,7 @@ class HeightManager:
         send: Callable[[Message], None],
         on_finalized: Callable[[ProposedBlock], None],
         on_rejected: Callable[[Message, InvalidMessage], None],
+        journal: VoteJournal | None = None,
     ) -> None:
         self.context = context
         self.round = 0
@@ -111,15 +112,14 @@ class HeightManager:
         self._timer = timer
         self._clock = clock
         self._config = config
-        self._send = send
+        self._transmit = send
+        self._journal = journal
         self._on_finalized = on_finalized
         self._on_rejected = on_rejected
 
         self._rounds: dict[int, RoundState] = {}
         self._round_changes = RoundChangeSet(context.quorum, context.max_faulty)
-        # NOTE: the prepared certificate lives in memory only. A validator that
-        # restarts mid-height forgets it, and until the height ends it must be
-        # counted among the f faulty validators the protocol tolerates.
+        # Kept in the vote journal too, when there is one (see VoteJournal).
         self._prepared: PreparedCertificate | None = None
         self._equivocations: set[tuple[bytes, MessageCode, int]] = set()
 
@@ -153,6 +153,18 @@ class HeightManager:
             self.context.proposer(0).hex(),
             len(self.context.validators),
         )
+        recalled = self._journal.recall(self.height) if self._journal is not None and self._is_validator else None
+        if recalled is not None:
+            round, prepared = recalled
+            self._prepared = prepared
+            logger.info(
+                "resuming after a restart height=%d last_round=%d prepared_round=%s; moving to round %d",
+                self.height,
+                round,
+                None if prepared is None else prepared.round,
+                round + 1,
+            )
+            self._move_to_round(round + 1, announce=True)
 
     # Timer events.
 
@@ -438,6 +450,12 @@ class HeightManager:
         self._send(Proposal(sign(payload, self._key), block, round_changes, prepares))
 
     # Helpers.
+
+    def _send(self, message: Message) -> None:
+        """Record the round in the vote journal, then send; a failed record sends nothing."""
+        if self._journal is not None:
+            self._journal.record(self.height, message.round, self._prepared)
+        self._transmit(message)
 
     def _state(self, round: int) -> RoundState:
         state = self._rounds.get(round)

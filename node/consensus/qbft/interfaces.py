@@ -13,6 +13,7 @@ from typing import Protocol
 
 from node.chain.header import KuraHeader
 from node.consensus.qbft.block import ProposedBlock
+from node.consensus.qbft.round_state import PreparedCertificate
 
 
 class BlockCreator(Protocol):
@@ -106,4 +107,25 @@ class ValidatorProvider(Protocol):
         current head. In Kura today this is the genesis list
         (``ChainConfig.validators``), which is already sorted.
         """
+        ...
+
+
+class VoteJournal(Protocol):
+    """Durable record of the last round this validator sent a message in, with its lock.
+
+    After a restart in the middle of a height, the engine resumes in the
+    round after the recorded one, carrying the recorded prepared
+    certificate. So a validator never sends two different messages of one
+    kind in one round, and never drops the lock a quorum may rely on.
+    """
+
+    def record(self, height: int, round: int, prepared: PreparedCertificate | None) -> None:
+        """Store that this node is about to send a message of ``round`` at ``height``, durably, before returning.
+
+        Raise if it cannot be stored: the engine then does not send the message.
+        """
+        ...
+
+    def recall(self, height: int) -> tuple[int, PreparedCertificate | None] | None:
+        """Return the round and the prepared certificate recorded for ``height``, or None."""
         ...
