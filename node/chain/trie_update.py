@@ -97,10 +97,11 @@ class _TrieWriter:
             updated = self.update(self.resolve(child), [(key[size:], value) for key, value in changes])
             return self.prefixed(path, updated)
         # Some change leaves the shared path: continue from the equivalent
-        # branch, whose one child is the rest of the extension.
+        # branch, whose one child is the rest of the extension. That child is
+        # a new node, kept decoded: it is not in the database to resolve.
         branch: list[Node] = [BLANK] * 17
         rest = path[1:]
-        branch[path[0]] = child if not rest else self.reference([hex_prefix(rest, leaf=False), child])
+        branch[path[0]] = child if not rest else [hex_prefix(rest, leaf=False), child]
         return self._update_branch(branch, changes)
 
     def _update_branch(self, branch: list[Node], changes: list[Change]) -> Node:
@@ -129,8 +130,12 @@ class _TrieWriter:
             only = live[0]
             child = updated[only] if only in updated else self.resolve(children[only])
             return self.prefixed((only,), child)
-        for nibble, node in updated.items():
-            children[nibble] = self.reference(node)
+        for nibble in range(16):
+            node = updated.get(nibble, children[nibble])
+            # Decoded children (changed ones, and any node the caller built)
+            # become references; hashes of unchanged children stay as they are.
+            if nibble in updated or isinstance(node, list):
+                children[nibble] = self.reference(node)
         return children
 
     def prefixed(self, prefix: tuple[int, ...], node: Node) -> Node:

@@ -8,9 +8,8 @@ the other, which checks state root, receipt root (status, cumulative gas
 and logs), gas used and bloom against the built header. Both directions
 run, and ``eth_call``-style results (``Chain.run_call``) are compared too.
 
-The two ``xfail`` tests show a bug of ``trie_update.update_trie`` that
-raises KeyError on valid blocks. They fail (strict) once it is fixed, so
-the marks must then go.
+Two tests split and prune extension nodes of a storage trie: an earlier
+``update_trie`` raised KeyError there on valid blocks.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pytest
 from eth.db import storage as evm_storage
 from eth.vm.computation import BaseComputation
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
@@ -527,18 +525,11 @@ def test_call_results_match_py_evm() -> None:
 # nibbles: keccak of slots 1 and 24 both start with the byte 0xb1. Slot 14's
 # key starts with 0xbb and slot 0's with 0x29.
 
-TRIE_BUG = (
-    "update_trie resolves a node it has just written from the database: "
-    "an extension node of 2+ nibbles split by a change raises KeyError"
-)
 
-
-@pytest.mark.xfail(raises=KeyError, strict=True, reason=TRIE_BUG)
 def test_new_slot_splits_extension_node() -> None:
     check_both_ways([[Tx(SETTER, slot_pairs((1, 1), (24, 1)))], [Tx(SETTER, slot_pairs((14, 1)))]])
 
 
-@pytest.mark.xfail(raises=KeyError, strict=True, reason=TRIE_BUG)
 def test_slot_set_and_cleared_beside_extension() -> None:
     # Slot 0 is set and cleared in one transaction, so the block deletes a key the trie never had.
     check_both_ways([[Tx(SETTER, slot_pairs((1, 1), (24, 1)))], [Tx(SETTER, slot_pairs((0, 1), (0, 0)))]])
