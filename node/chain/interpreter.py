@@ -68,6 +68,9 @@ def _apply_computation(
     transaction_context: TransactionContextAPI,
     parent_computation: ComputationAPI | None = None,
 ) -> ComputationAPI:
+    if cls.logger.show_debug2:
+        # py-evm's own loop logs every opcode with the stack.
+        return _original_apply_computation(cls, state, message, transaction_context, parent_computation)
     with cls(state, message, transaction_context) as computation:
         if computation.is_origin_computation:
             computation.contracts_created = []
@@ -90,19 +93,6 @@ def _apply_computation(
     return computation
 
 
-def _apply_computation_or_trace(
-    cls: type[BaseComputation],
-    state: StateAPI,
-    message: MessageAPI,
-    transaction_context: TransactionContextAPI,
-    parent_computation: ComputationAPI | None = None,
-) -> ComputationAPI:
-    if cls.logger.show_debug2:
-        # py-evm's own loop logs every opcode with the stack.
-        return _original_apply_computation(cls, state, message, transaction_context, parent_computation)
-    return _apply_computation(cls, state, message, transaction_context, parent_computation)
-
-
 #: py-evm's function, kept for debug2 tracing.
 _original_apply_computation: Any = None
 
@@ -113,5 +103,5 @@ def install() -> None:
     if _installed:
         return
     _original_apply_computation = BaseComputation.__dict__["apply_computation"].__func__
-    BaseComputation.apply_computation = classmethod(_apply_computation_or_trace)  # type: ignore[method-assign, assignment]
+    BaseComputation.apply_computation = classmethod(_apply_computation)  # type: ignore[method-assign, assignment]
     _installed = True

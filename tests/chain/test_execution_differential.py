@@ -112,26 +112,22 @@ def call(kind: str, address: int, gas: int | None = None, args: tuple[int, int] 
 
 # Contracts placed in genesis.
 
-#: Stores each (slot, value) word pair of the calldata, then returns the first slot's new value.
-SETTER = 0x5E7
-SETTER_CODE = asm(
+#: Stores each (slot, value) word pair of the calldata, then jumps to ``done``.
+STORE_PAIRS = (
     0,
     "loop:",
     "DUP1", "CALLDATASIZE", "GT", "ISZERO", "@done", "JUMPI",
     "DUP1", 32, "ADD", "CALLDATALOAD", "DUP2", "CALLDATALOAD", "SSTORE",
     64, "ADD", "@loop", "JUMP",
     "done:",
-    0, "CALLDATALOAD", "SLOAD", 0, "MSTORE", 32, 0, "RETURN",
 )  # fmt: skip
+#: Stores the pairs, then returns the first slot's new value.
+SETTER = 0x5E7
+SETTER_CODE = asm(*STORE_PAIRS, 0, "CALLDATALOAD", "SLOAD", 0, "MSTORE", 32, 0, "RETURN")
 #: Stores the pairs like SETTER, logs them, then reverts with the calldata as reason.
 REVERTER = 0x4E7
 REVERTER_CODE = asm(
-    0,
-    "loop:",
-    "DUP1", "CALLDATASIZE", "GT", "ISZERO", "@done", "JUMPI",
-    "DUP1", 32, "ADD", "CALLDATALOAD", "DUP2", "CALLDATALOAD", "SSTORE",
-    64, "ADD", "@loop", "JUMP",
-    "done:",
+    *STORE_PAIRS,
     "CALLDATASIZE", 0, 0, "CALLDATACOPY", 7, "CALLDATASIZE", 0, "LOG1",
     "CALLDATASIZE", 0, "REVERT",
 )  # fmt: skip
@@ -233,7 +229,7 @@ def py_evm_code() -> Iterator[None]:
 @contextmanager
 def kura_code() -> Iterator[None]:
     assert evm_storage.StorageLookup is trie_update.BatchedStorageLookup
-    assert BaseComputation.__dict__["apply_computation"].__func__ is interpreter._apply_computation_or_trace
+    assert BaseComputation.__dict__["apply_computation"].__func__ is interpreter._apply_computation
     yield
 
 
