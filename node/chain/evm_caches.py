@@ -37,9 +37,9 @@ def _copy(node: list[Any]) -> list[Any]:
 
 
 def read_node(db: Any, node_hash: bytes) -> Any:
-    """The decoded node stored in ``db`` under ``node_hash``, shared through the cache.
+    """Return the decoded node stored in ``db`` under ``node_hash``, through the cache.
 
-    The result is shared: a caller must not modify it.
+    The result is shared with other callers, so a caller must not modify it.
     """
     node = _nodes.get(node_hash)
     if node is None:

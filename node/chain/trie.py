@@ -9,7 +9,7 @@ root (checked against ``HexaryTrie`` in the tests).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import rlp
@@ -47,7 +47,13 @@ def _reference(node: Node) -> Node:
     return node if len(encoded) < 32 else keccak(encoded)
 
 
-def _build(items: list[tuple[tuple[int, ...], bytes]], depth: int) -> Node:
+def build_subtrie(
+    items: list[tuple[tuple[int, ...], bytes]], depth: int, reference: Callable[[Node], Node] = _reference
+) -> Node:
+    """Build the subtrie of ``items`` (sorted, distinct, non-empty nibble keys) below ``depth`` nibbles.
+
+    ``reference`` turns a child node into what its parent stores, and may also save the node.
+    """
     if len(items) == 1:
         path, value = items[0]
         return [hex_prefix(path[depth:], leaf=True), value]
@@ -59,8 +65,8 @@ def _build(items: list[tuple[tuple[int, ...], bytes]], depth: int) -> Node:
     while shared < limit and first[depth + shared] == last[depth + shared]:
         shared += 1
     if shared:
-        child = _build(items, depth + shared)
-        return [hex_prefix(first[depth : depth + shared], leaf=False), _reference(child)]
+        child = build_subtrie(items, depth + shared, reference)
+        return [hex_prefix(first[depth : depth + shared], leaf=False), reference(child)]
 
     # Otherwise a branch on the nibble at ``depth``.
     branch: list[Node] = [b""] * 17
@@ -73,7 +79,7 @@ def _build(items: list[tuple[tuple[int, ...], bytes]], depth: int) -> Node:
         end = start
         while end < len(items) and items[end][0][depth] == nibble:
             end += 1
-        branch[nibble] = _reference(_build(items[start:end], depth + 1))
+        branch[nibble] = reference(build_subtrie(items[start:end], depth + 1, reference))
         start = end
     return branch
 
@@ -83,4 +89,4 @@ def ordered_trie_root(encoded_items: Sequence[bytes]) -> bytes:
     if not encoded_items:
         return BLANK_ROOT_HASH
     items = sorted((nibbles_of(rlp.encode(index)), value) for index, value in enumerate(encoded_items))
-    return keccak(rlp.encode(_build(items, 0)))
+    return keccak(rlp.encode(build_subtrie(items, 0)))

@@ -34,7 +34,7 @@ from eth_utils import ValidationError
 from trie import HexaryTrie
 
 from node.chain.evm_caches import read_node
-from node.chain.trie import hex_prefix, nibbles_of
+from node.chain.trie import build_subtrie, hex_prefix, nibbles_of
 
 #: A decoded trie node: ``b""`` (blank), ``[path, value_or_child]`` or a 17-item branch.
 Node = Any
@@ -147,33 +147,11 @@ class _TrieWriter:
             return [hex_prefix(prefix + path, leaf=is_leaf), node[1]]
         return [hex_prefix(prefix, leaf=False), self.reference(node)]
 
-    def build(self, items: list[Change]) -> Node:
-        """Build a new subtrie holding ``items`` (sorted, distinct keys, no deletions)."""
+    def build(self, items: list[tuple[tuple[int, ...], bytes]]) -> Node:
+        """Build a new subtrie holding ``items`` (sorted, distinct keys)."""
         if not items:
             return BLANK
-        if len(items) == 1:
-            return [hex_prefix(items[0][0], leaf=True), items[0][1]]
-        first, last = items[0][0], items[-1][0]
-        shared = 0
-        limit = min(len(first), len(last))
-        while shared < limit and first[shared] == last[shared]:
-            shared += 1
-        if shared:
-            child = self.build([(key[shared:], value) for key, value in items])
-            return [hex_prefix(first[:shared], leaf=False), self.reference(child)]
-        branch: list[Node] = [BLANK] * 17
-        start = 0
-        if not items[0][0]:
-            branch[16] = items[0][1]
-            start = 1
-        while start < len(items):
-            nibble = items[start][0][0]
-            end = start + 1
-            while end < len(items) and items[end][0][0] == nibble:
-                end += 1
-            branch[nibble] = self.reference(self.build([(key[1:], value) for key, value in items[start:end]]))
-            start = end
-        return branch
+        return build_subtrie(items, 0, self.reference)
 
 
 def update_trie(db: Any, root_hash: bytes, changes: Mapping[bytes, bytes | None]) -> tuple[bytes, dict[bytes, bytes]]:
@@ -231,17 +209,19 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
         self._initialize_to_root_hash(storage_root)
 
     def _initialize_to_root_hash(self, root_hash: Hash32) -> None:
-        self._starting_root_hash = root_hash
         self._root = root_hash
         self._pending: dict[bytes, bytes | None] = {}
         #: New nodes since the last commit; None until the first write, as py-evm's "no write trie yet".
         self._new_nodes: dict[bytes, bytes] | None = None
         #: What :meth:`new_trie` replaced, for :meth:`rollback_trie`.
-        self._saved_tries: list[tuple[dict[bytes, bytes | None], dict[bytes, bytes] | None, Hash32, Hash32]] = []
+        self._saved_tries: list[tuple[dict[bytes, bytes | None], dict[bytes, bytes] | None, Hash32]] = []
+
+    def _nodes(self) -> Any:
+        """Return the database seen through the new nodes not yet committed."""
+        return self._db if not self._new_nodes else _Layered(self._new_nodes, self._db)
 
     def _reader(self) -> HexaryTrie:
-        db = self._db if not self._new_nodes else _Layered(self._new_nodes, self._db)
-        return HexaryTrie(db, root_hash=self._root)
+        return HexaryTrie(self._nodes(), root_hash=self._root)
 
     def __getitem__(self, key: bytes) -> bytes:
         hashed_slot = self._decode_key(key)
@@ -268,8 +248,7 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
         if not self._pending:
             return
         assert self._new_nodes is not None
-        db = self._db if not self._new_nodes else _Layered(self._new_nodes, self._db)
-        new_root, written = update_trie(db, self._root, self._pending)
+        new_root, written = update_trie(self._nodes(), self._root, self._pending)
         self._root = Hash32(new_root)
         self._new_nodes.update(written)
         self._pending = {}
@@ -297,9 +276,8 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
 
     def new_trie(self) -> int:
         """Switch to an empty trie, keeping the current one for a revert; return its index."""
-        self._saved_tries.append((self._pending, self._new_nodes, self._root, self._starting_root_hash))
+        self._saved_tries.append((self._pending, self._new_nodes, self._root))
         index = len(self._saved_tries)
-        self._starting_root_hash = BLANK_ROOT_HASH
         self._root = BLANK_ROOT_HASH
         self._pending = {}
         self._new_nodes = None
@@ -312,7 +290,7 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
                 f"Trying to roll back a delete to index {trie_index}, but there are "
                 f"only {len(self._saved_tries)} indices available."
             )
-        self._pending, self._new_nodes, self._root, self._starting_root_hash = self._saved_tries[trie_index]
+        self._pending, self._new_nodes, self._root = self._saved_tries[trie_index]
         del self._saved_tries[trie_index:]
 
 

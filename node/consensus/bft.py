@@ -26,8 +26,8 @@ from node.consensus.qbft.block import ProposedBlock
 from node.consensus.qbft.config import QbftConfig
 from node.consensus.qbft.engine import QbftEngine
 from node.consensus.qbft.errors import MessageDecodeError
-from node.consensus.qbft.messages import RoundChange, RoundChangePayload, decode_message, encode_message, sign
-from node.consensus.qbft.round_state import PreparedCertificate
+from node.consensus.qbft.messages import RoundChange, decode_message, encode_message
+from node.consensus.qbft.round_state import PreparedCertificate, signed_round_change
 from node.consensus.seals import add_proposer_seal, check_senders_allowed
 from node.consensus.validators import ValidatorTracker, VoteBox
 from node.errors import BlockValidationError
@@ -149,8 +149,7 @@ class BftDriver:
         if block.hash in self._executed:
             return
         started = time.perf_counter()
-        header, transactions = decode_block(rlp.encode(block.header), block.body)
-        transactions = self.pool.reuse_pooled(transactions)
+        header, transactions = self._decode(block)
         check_senders_allowed(header.block_number, transactions, self.sender_allowed)
         self._remember(block.hash, self.chain.execute_received(header, transactions))
         logger.debug(
@@ -165,8 +164,7 @@ class BftDriver:
         started = time.perf_counter()
         executed = self._executed.pop(block.hash, None)
         if executed is None:
-            header, transactions = decode_block(rlp.encode(block.header), block.body)
-            executed = self.chain.execute_received(header, self.pool.reuse_pooled(transactions))
+            executed = self.chain.execute_received(*self._decode(block))
         if executed.header.hash != block.hash:
             raise BlockValidationError("finalised block differs from the executed one", number=block.number)
         executed.header = block.header
@@ -183,6 +181,11 @@ class BftDriver:
             time.perf_counter() - started,
             block.hash.hex(),
         )
+
+    def _decode(self, block: ProposedBlock) -> tuple[KuraHeader, list]:
+        """Decode a proposed block, taking each transaction's pooled copy where the pool has one."""
+        header, transactions = decode_block(rlp.encode(block.header), block.body)
+        return header, self.pool.reuse_pooled(transactions)
 
     def _remember(self, block_hash: bytes, executed: ExecutedBlock) -> None:
         self._executed[block_hash] = executed
@@ -201,11 +204,7 @@ class BftDriver:
     def record(self, height: int, round: int, prepared: PreparedCertificate | None) -> None:
         # Kept as this node's own signed ROUND-CHANGE for the round: it names the
         # height and round and carries the certificate in the wire encoding.
-        if prepared is None:
-            message = RoundChange(sign(RoundChangePayload(height, round), self._key))
-        else:
-            payload = RoundChangePayload(height, round, prepared.round, prepared.block.hash)
-            message = RoundChange(sign(payload, self._key), prepared.block, prepared.prepares)
+        message = signed_round_change(height, round, prepared, self._key)
         self.chain.store.backend.write_batch({VOTE_JOURNAL_KEY: encode_message(message)})
 
     def recall(self, height: int) -> tuple[int, PreparedCertificate | None] | None:

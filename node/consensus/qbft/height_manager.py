@@ -61,7 +61,13 @@ from node.consensus.qbft.messages import (
     Signed,
     sign,
 )
-from node.consensus.qbft.round_state import AddResult, PreparedCertificate, RoundChangeSet, RoundState
+from node.consensus.qbft.round_state import (
+    AddResult,
+    PreparedCertificate,
+    RoundChangeSet,
+    RoundState,
+    signed_round_change,
+)
 from node.consensus.qbft.validation import (
     CommitValidator,
     HeightContext,
@@ -380,13 +386,7 @@ class HeightManager:
         self._round_changes.discard_below(round)
         self._timer.start_round_timer(self.height, round, self._config.round_timeout(round))
         if announce and self._is_validator:
-            prepared = self._prepared
-            if prepared is None:
-                message = RoundChange(sign(RoundChangePayload(self.height, round), self._key))
-            else:
-                payload = RoundChangePayload(self.height, round, prepared.round, prepared.block.hash)
-                message = RoundChange(sign(payload, self._key), prepared.block, prepared.prepares)
-            self._send(message)
+            self._send(signed_round_change(self.height, round, self._prepared, self._key))
         self._check_round_change_quorum()
 
     def _check_round_change_quorum(self) -> None:

@@ -15,7 +15,16 @@ from enum import Enum
 from typing import TypeVar
 
 from node.consensus.qbft.block import ProposedBlock
-from node.consensus.qbft.messages import Commit, Prepare, PreparePayload, Proposal, RoundChange, Signed
+from node.consensus.qbft.messages import (
+    Commit,
+    Prepare,
+    PreparePayload,
+    Proposal,
+    RoundChange,
+    RoundChangePayload,
+    Signed,
+    sign,
+)
 
 M = TypeVar("M", Prepare, RoundChange)
 
@@ -39,6 +48,16 @@ class PreparedCertificate:
     round: int
     block: ProposedBlock
     prepares: tuple[Signed[PreparePayload], ...]
+
+
+def signed_round_change(
+    height: int, round: int, prepared: PreparedCertificate | None, private_key: bytes
+) -> RoundChange:
+    """Sign a ROUND-CHANGE to ``round`` that reports ``prepared``, the sender's lock, if it has one."""
+    if prepared is None:
+        return RoundChange(sign(RoundChangePayload(height, round), private_key))
+    payload = RoundChangePayload(height, round, prepared.round, prepared.block.hash)
+    return RoundChange(sign(payload, private_key), prepared.block, prepared.prepares)
 
 
 @dataclass
