@@ -9,12 +9,13 @@ watches new blocks on the first validator and records when each
 transfer's receipt arrives: a receipt means the block is final, since QBFT
 commits a block only with a quorum of commit seals.
 
-It reports finalised tx/s two ways: all transfers / time from the first
-send to the last receipt, which counts the last block's latency, and the
-steady rate of receipts from 5 s after the first send to the last send. It
-also reports send->final p50/p99, the block times seen, the CPU cores the
-validators used while the transfers were sent, and checks that all
-validators end on the same head hash and state root.
+It reports finalised tx/s two ways. The whole-run rate divides all
+transfers by the time from the first send to the last receipt, so it
+counts the last block's latency. The steady rate counts receipts from 5 s
+after the first send to the last send. It also reports send->final
+p50/p99, the block times seen and the CPU cores the validators used while
+the transfers were sent. Last, it checks that all validators end on the
+same head hash and state root.
 
 Usage:
     python scripts/bench_bft.py                              # 4 validators, 150 tx/s for 30 s

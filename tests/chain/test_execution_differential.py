@@ -421,7 +421,7 @@ def test_precompiles_and_transient_storage() -> None:
 def test_selfdestruct_and_create2_again() -> None:
     child = self_destructing_child({1: 1, 24: 2, 14: 3})
     # Keeps its storage: the runtime self-destructs only when called with a nonzero word.
-    kept = initcode_for(
+    surviving = initcode_for(
         asm(0, "CALLDATALOAD", "@destroy", "JUMPI", "STOP", "destroy:", "CALLER", "SELFDESTRUCT"),
         constructor=asm(1, 1, "SSTORE", 2, 24, "SSTORE", 3, 14, "SSTORE"),
     )
@@ -430,14 +430,14 @@ def test_selfdestruct_and_create2_again() -> None:
             [Tx(None, destroyed_in_constructor({1: 1, 24: 2, 0: 3})), Tx(FACTORY, child)],
             # Created and destroyed again at the same address, twice in one block.
             [Tx(FACTORY, child), Tx(FACTORY, child, sender=1)],
-            [Tx(FACTORY, kept)],
+            [Tx(FACTORY, surviving)],
             # Not created in this transaction: only the balance moves, storage stays.
-            [Tx(FACTORY, kept, sender=1), Tx(FACTORY, kept, sender=2)],
+            [Tx(FACTORY, surviving, sender=1), Tx(FACTORY, surviving, sender=2)],
         ]
     )
     state = built.state_at(built.head)
     address = state.get_storage(FACTORY.to_bytes(20, "big"), 0).to_bytes(20, "big")
-    # The last CREATE2 collides with the kept contract and returns zero.
+    # The last CREATE2 collides with the surviving contract and returns zero.
     assert address == bytes(20)
 
 

@@ -92,8 +92,8 @@ def test_update_splits_hashed_extension() -> None:
     check_update(initial, {bytes.fromhex("11aa") + bytes(30): None, bytes.fromhex("1acc") + bytes(30): None})
 
 
-#: Keys from a three-letter alphabet share prefixes often, so extension nodes are common;
-#: long values keep the nodes over 32 bytes, so they are stored by hash, not inline.
+#: Keys from a three-letter alphabet often share prefixes, so extension nodes are common.
+#: Long values keep the nodes over 32 bytes, so they are stored by hash, not inline.
 prefix_keys = st.lists(st.sampled_from([0x11, 0x12, 0x21]), min_size=1, max_size=4).map(bytes)
 long_values = st.binary(min_size=33, max_size=40)
 
