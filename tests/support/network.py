@@ -13,7 +13,7 @@ from typing import Any
 
 from node.cli.network import DEVNET_DEFAULT_GENESIS, initialize_devnet_node, node_command, prepare_devnet
 from node.rpc.auth import make_token
-from tests.support.process import NodeProcess, free_port, rpc
+from tests.support.process import NodeProcess, free_port, is_free, rpc
 
 
 class Devnet:
@@ -88,20 +88,9 @@ def _free_port_block(count: int) -> tuple[int, int]:
         p2p = free_port()
         rpc_port = free_port()
         ports = [p2p + i for i in range(count)] + [rpc_port + i for i in range(count)]
-        if len(set(ports)) == len(ports) and all(_is_free(port) for port in ports):
+        if len(set(ports)) == len(ports) and all(is_free(port) for port in ports):
             return p2p, rpc_port
     raise RuntimeError("no block of free ports found")
-
-
-def _is_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +18,37 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+#: Ports given to test servers lie below the kernel's ephemeral range. A node
+#: that dials a peer before the peer listens gets an ephemeral source port,
+#: and on loopback that can be the very port the peer is about to bind: the
+#: socket connects to itself and the peer then fails with "address in use".
+TEST_PORTS = range(20_000, min(32_000, _ephemeral_ports_start()))
+
+
+def is_free(port: int) -> bool:
+    """Return whether ``port`` can be bound on 127.0.0.1 now."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """Return a port of TEST_PORTS that is free now."""
+    for _ in range(200):
+        port = random.choice(TEST_PORTS)
+        if is_free(port):
+            return port
+    raise RuntimeError(f"no free port found in {TEST_PORTS.start}-{TEST_PORTS.stop - 1}")
 
 
 def rpc(
