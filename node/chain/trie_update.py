@@ -284,7 +284,11 @@ class BatchedStorageLookup(evm_storage.StorageLookup):
         return index
 
     def rollback_trie(self, trie_index: int) -> None:
-        """Go back to the trie saved by the :meth:`new_trie` call that returned ``trie_index``."""
+        """Go back to the trie saved by the :meth:`new_trie` call that returned ``trie_index``.
+
+        NOTE: no test compares this with py-evm's class. Under Prague, storage
+        is wiped only as a transaction ends, so no block reverts across a wipe.
+        """
         if trie_index >= len(self._saved_tries):
             raise ValidationError(
                 f"Trying to roll back a delete to index {trie_index}, but there are "
